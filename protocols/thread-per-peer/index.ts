@@ -1,0 +1,151 @@
+/**
+ * thread-per-peer: the Kinesis FE design (AWS post-event summary, 25 Nov 2020). One OS thread
+ * and one connection per other FE; each thread syncs with its peer every interval and hands what
+ * it hears to the main loop, which builds the view and the shard map. When a spawn is refused
+ * (thread limit, or no memory for a stack) the peer goes untracked: nothing from it reaches this
+ * node, exactly the failure of the outage. The main loop retries at each membership poll, as a
+ * cache rebuild would, and is refused again while the fleet stays too large.
+ */
+import type { Bootstrap, NodeContext, NodeId, NodeProtocol, ParamValues, ProtocolDefinition, ThreadEntryRef, ThreadHandle } from '../../src/contract/protocol.ts';
+import {
+  ALL_TO_ALL_PARAMS,
+  AllToAllView,
+  FULL_STATE,
+  LEAVE,
+  LEAVE_MSG,
+  SYNC,
+  SYNC_REQUEST,
+  SYNC_REQUEST_MSG,
+  allToAllCodec,
+  type AllToAllMsg,
+} from '../shared/all-to-all.ts';
+import type { PeerLoopInit, ToMain, ToThread } from './peer-loop.ts';
+
+export const PEER_LOOP: ThreadEntryRef = { module: new URL('./peer-loop.ts', import.meta.url).href, export: 'peerLoop' };
+
+const EXPIRE = 1;
+const POLL = 2;
+
+class ThreadPerPeerNode implements NodeProtocol<AllToAllMsg> {
+  readonly #ctx: NodeContext<AllToAllMsg>;
+  readonly #intervalMs: number;
+  readonly #failAfterMs: number;
+  readonly #pollMs: number;
+  #view!: AllToAllView;
+  readonly #threads = new Map<NodeId, ThreadHandle>();
+  readonly #peerOf = new Map<number, NodeId>();
+  /** peers listed by the membership service for which no thread could be started */
+  readonly #untracked = new Set<NodeId>();
+
+  constructor(ctx: NodeContext<AllToAllMsg>, params: ParamValues) {
+    this.#ctx = ctx;
+    this.#intervalMs = params.syncIntervalMs as number;
+    this.#failAfterMs = this.#intervalMs * (params.failAfterIntervals as number);
+    this.#pollMs = params.membershipPollMs as number;
+  }
+
+  start(boot: Bootstrap): void {
+    const ctx = this.#ctx;
+    this.#view = new AllToAllView(boot.self, ctx.report, this.#failAfterMs, boot.shardCluster, boot.shardVersion, boot.members.length);
+    for (const m of boot.members) this.#track(m);
+    ctx.setTimer(this.#intervalMs, EXPIRE);
+    ctx.setTimer(ctx.random() * this.#pollMs, POLL);
+  }
+
+  #track(m: NodeId): void {
+    if (m === this.#ctx.self || this.#threads.has(m)) return;
+    const init: PeerLoopInit = { peer: m, intervalMs: this.#intervalMs };
+    const r = this.#ctx.spawnThread(PEER_LOOP, init);
+    if (r.ok) {
+      this.#threads.set(m, r.thread);
+      this.#peerOf.set(r.thread.id, m);
+      this.#untracked.delete(m);
+    } else {
+      if (!this.#untracked.has(m)) this.#ctx.report.count('untrackedPeers');
+      this.#untracked.add(m);
+      this.#ctx.report.count('spawnRefused');
+    }
+  }
+
+  #untrack(m: NodeId): void {
+    const th = this.#threads.get(m);
+    if (th) {
+      th.stop();
+      this.#threads.delete(m);
+      this.#peerOf.delete(th.id);
+    }
+    this.#untracked.delete(m);
+    this.#view.forget(m);
+  }
+
+  onTimer(tag: number): void {
+    const ctx = this.#ctx;
+    if (tag === EXPIRE) {
+      this.#view.expire(ctx.now());
+      ctx.setTimer(this.#intervalMs, EXPIRE);
+    } else if (tag === POLL) {
+      const listed = ctx.membership();
+      for (const m of listed) this.#track(m);
+      if (listed.length < this.#threads.size + this.#untracked.size + 1) {
+        const set = new Set(listed);
+        for (const m of [...this.#threads.keys(), ...this.#untracked]) if (!set.has(m)) this.#untrack(m);
+      }
+      ctx.setTimer(this.#pollMs, POLL);
+    }
+  }
+
+  onThreadMessage(thread: ThreadHandle, raw: unknown): void {
+    const peer = this.#peerOf.get(thread.id);
+    if (peer === undefined) return;
+    const m = raw as ToMain;
+    if (m.k === 'refused') {
+      // the connection could not be opened (fd limit): this peer is untracked too
+      this.#untrack(peer);
+      if (!this.#untracked.has(peer)) this.#ctx.report.count('untrackedPeers');
+      this.#untracked.add(peer);
+      return;
+    }
+    const msg = m.msg;
+    switch (msg.t) {
+      case SYNC:
+      case FULL_STATE:
+        if (this.#view.receive(peer, msg.seq, msg.u, msg.t === FULL_STATE, this.#ctx.now())) {
+          thread.post({ k: 'send', msg: SYNC_REQUEST_MSG } satisfies ToThread);
+        }
+        return;
+      case SYNC_REQUEST:
+        thread.post({ k: 'send', msg: { t: FULL_STATE, seq: 0, u: this.#view.ownState() } } satisfies ToThread);
+        return;
+      case LEAVE:
+        this.#untrack(peer);
+        return;
+    }
+  }
+
+  /** A message that arrived with no thread to receive it: the peer is untracked here. */
+  onMessage(_from: NodeId, _msg: AllToAllMsg): void {
+    this.#ctx.report.count('untrackedMessagesDropped');
+  }
+
+  originate(shard: number, cluster: number, version: number): void {
+    const u = this.#view.originate(shard, cluster, version);
+    for (const th of this.#threads.values()) th.post({ k: 'delta', u } satisfies ToThread);
+  }
+
+  lookup(shard: number): number {
+    return this.#view.shardCluster[shard];
+  }
+
+  leave(): void {
+    for (const th of this.#threads.values()) th.post({ k: 'send', msg: LEAVE_MSG } satisfies ToThread);
+  }
+}
+
+export const threadPerPeer: ProtocolDefinition<AllToAllMsg> = {
+  name: 'thread-per-peer',
+  summary: 'the Kinesis FE design: one OS thread and one connection per other FE, all-to-all sync',
+  params: ALL_TO_ALL_PARAMS,
+  codec: allToAllCodec,
+  threadEntries: [PEER_LOOP],
+  create: (ctx, params) => new ThreadPerPeerNode(ctx, params),
+};

@@ -1,0 +1,175 @@
+/**
+ * The fleetbench command line. Every command reads and writes files; console output is for people.
+ * Bad input: one line on stderr naming the field and what is allowed, exit code 2.
+ */
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import cliProgress from 'cli-progress';
+import { UsageError } from './errors.ts';
+import { comparisonTable, num } from './format.ts';
+import { PROTOCOLS } from '../protocols.ts';
+import { loadScenario, scenarioNames } from '../harness/scenario.ts';
+import { parseDuration, resolveRun, type RunConfig, type RunRequest } from '../harness/run-config.ts';
+import { runSim } from '../sim/run.ts';
+import { writeResultAtomic, type Result } from '../results/schema.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const RUNS_DIR = resolve(ROOT, 'results/runs');
+
+/** Ctrl-C stops the current run at the next check; what was simulated is still written. */
+let interrupted = false;
+function installInterruptHandler(): void {
+  process.once('SIGINT', () => {
+    interrupted = true;
+    process.stderr.write('\ninterrupted: finishing the current run\'s result file…\n');
+    process.once('SIGINT', () => process.exit(130));
+  });
+}
+
+export function defaultOutPath(cfg: RunConfig): string {
+  return resolve(RUNS_DIR, `${cfg.scenario.name}-${cfg.protocol.name}-n${cfg.nodes}-s${cfg.seed}.json`);
+}
+
+/** Fails before a run starts if the result could not be written. */
+export function checkWritable(path: string): void {
+  try {
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new Error('it is a directory');
+    mkdirSync(dirname(path), { recursive: true });
+    accessSync(dirname(path), constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`--out: cannot write ${path} (${(e as Error).message}); give a file path in a writable directory`);
+  }
+}
+
+async function runOne(cfg: RunConfig, out: string, quiet: boolean): Promise<Result> {
+  const tty = process.stderr.isTTY && !quiet;
+  const bar = tty
+    ? new cliProgress.SingleBar(
+        {
+          format: `${cfg.protocol.name.padEnd(18)} {bar} {value}/{total} sim-s | {eps} events/s | wall {duration_formatted}`,
+          stream: process.stderr,
+          hideCursor: true,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : null;
+  const started = Date.now();
+  bar?.start(Math.round(cfg.durationMs / 1000), 0, { eps: '–' });
+  const result = await runSim(cfg, {
+    onProgress: (simMs, events) => {
+      bar?.update(Math.floor(simMs / 1000), { eps: num(events / Math.max((Date.now() - started) / 1000, 1e-3)) });
+    },
+    shouldStop: () => interrupted,
+  });
+  if (bar) {
+    bar.update(Math.floor(result.run.simulatedMs / 1000));
+    bar.stop();
+  }
+  writeResultAtomic(out, result);
+  return result;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function intArg(field: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new UsageError(`${field}: expected an integer, got "${v}"`);
+    return n;
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('fleetbench')
+    .description('Benchmark harness for cluster-membership protocols: throughput, memory and scaling ceilings, simulated and live.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('run one scenario for one protocol in the simulator and write its result file')
+    .requiredOption('-p, --protocol <name>', `protocol: ${[...PROTOCOLS.keys()].join(', ')}`)
+    .requiredOption('-s, --scenario <name|path>', 'scenario name (see `fleetbench list`) or a path to a scenario .json')
+    .option('-n, --nodes <N>', 'fleet size at the start (default: the scenario\'s)', intArg('--nodes'))
+    .option('--seed <S>', 'seed for every random choice (default 1)', intArg('--seed'))
+    .option('-d, --duration <time>', 'simulated time, e.g. 60s, 500ms, 2m (default: the scenario\'s)')
+    .option('--set <key=value>', 'override a protocol parameter or limits.*, costs.*, network.*, fleet.* (repeatable)', collect, [])
+    .option('-o, --out <file>', `result file (default ${RUNS_DIR}/<scenario>-<protocol>-n<N>-s<seed>.json)`)
+    .option('-q, --quiet', 'no progress bar')
+    .action(async (o: { protocol: string; scenario: string; nodes?: number; seed?: number; duration?: string; set: string[]; out?: string; quiet?: boolean }) => {
+      const req: RunRequest = {
+        protocol: o.protocol,
+        scenario: o.scenario,
+        nodes: o.nodes,
+        seed: o.seed,
+        durationMs: o.duration === undefined ? undefined : parseDuration(o.duration),
+        sets: o.set,
+      };
+      const cfg = resolveRun(req);
+      const out = resolve(o.out ?? defaultOutPath(cfg));
+      checkWritable(out);
+      installInterruptHandler();
+      const r = await runOne(cfg, out, o.quiet ?? false);
+      process.stdout.write(comparisonTable([r]) + '\n');
+      process.stdout.write(`result: ${out}\n`);
+      if (interrupted) process.exitCode = 130;
+    });
+
+  program
+    .command('list')
+    .description('name the protocols and scenarios, one line each')
+    .action(() => {
+      const lines = ['protocols:'];
+      for (const p of PROTOCOLS.values()) lines.push(`  ${p.name.padEnd(20)} ${p.summary}`);
+      lines.push('scenarios:');
+      for (const s of scenarioNames()) lines.push(`  ${s.padEnd(20)} ${loadScenario(s).description}`);
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+
+  program
+    .command('default', { hidden: true })
+    .description('the main job (npm start): kinesis-2020 in the simulator for every protocol, then a comparison table')
+    .option('-q, --quiet', 'no progress bar')
+    .action(async (o: { quiet?: boolean }) => {
+      installInterruptHandler();
+      const results: Result[] = [];
+      const files: string[] = [];
+      for (const name of PROTOCOLS.keys()) {
+        if (interrupted) break;
+        const cfg = resolveRun({ protocol: name, scenario: 'kinesis-2020' });
+        const out = defaultOutPath(cfg);
+        checkWritable(out);
+        results.push(await runOne(cfg, out, o.quiet ?? false));
+        files.push(out);
+      }
+      process.stdout.write(`\nkinesis-2020 in the simulator (${results[0]?.run.nodes ?? '?'} FEs + capacity addition, thread limit ${results[0]?.run.limits.threadsPerNode ?? '?'} per node)\n`);
+      process.stdout.write(comparisonTable(results) + '\n');
+      process.stdout.write(`results:\n${files.map((f) => `  ${f}`).join('\n')}\n`);
+      if (interrupted) process.exitCode = 130;
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`fleetbench: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof CommanderError) {
+      // help and version are not errors; every other commander error is bad usage
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version' ? 0 : 2;
+    }
+    throw e;
+  }
+}
+

@@ -1,0 +1,158 @@
+/**
+ * The sans-I/O protocol contract.
+ *
+ * Rules every protocol obeys (and test/sans-io.test.ts enforces for files under protocols/):
+ * - A protocol never opens a socket, starts a thread, reads a clock or calls Math.random.
+ *   Every effect goes through the context the runtime hands it.
+ * - Inputs arrive as calls (`start`, `onMessage`, `onTimer`, `onThreadMessage`, `originate`);
+ *   outputs leave as context calls (`send`, `setTimer`, `spawnThread`, `report.*`).
+ * - Time only moves forward: `ctx.now()` never decreases within a run.
+ * - A refused resource (a thread over the thread limit, a connection over the fd limit) is
+ *   returned to the protocol, which must react as real code would. The runtime never hides it.
+ *
+ * Node ids are dense small integers assigned by the harness in join order; they are names,
+ * not positions in any protocol's data structure.
+ */
+
+export type NodeId = number;
+export type ShardId = number;
+export type ClusterId = number;
+/** Opaque handle returned by setTimer; only meaningful to cancelTimer. */
+export type TimerId = number;
+
+/** A module URL and an export name: how a thread's code is found in both runtimes
+ *  (functions cannot cross into a real worker_threads Worker, module URLs can). */
+export interface ThreadEntryRef {
+  readonly module: string;
+  readonly export: string;
+}
+
+/** What a starting node reads from the membership service and configuration store. */
+export interface Bootstrap {
+  readonly self: NodeId;
+  /** Members listed by the membership service at boot (it may lag the truth). Includes self. */
+  readonly members: readonly NodeId[];
+  readonly shards: number;
+  /** A copy of the shard map (cluster per shard) from the configuration store at boot; owned by the node. */
+  readonly shardCluster: Int32Array;
+  /** The version of each shard's entry in shardCluster; owned by the node. */
+  readonly shardVersion: Uint32Array;
+}
+
+/** How a node tells the harness what it believes; the harness compares beliefs with the truth. */
+export interface Reporter {
+  /** `member` entered this node's view of live members. */
+  memberUp(member: NodeId): void;
+  /** `member` left this node's view (declared failed or left). */
+  memberDown(member: NodeId): void;
+  /** This node's entry for `shard` now has `version`. Called only when the version increases. */
+  shardUpdated(shard: ShardId, version: number): void;
+  /** Adds to a named protocol counter (suspicions, refutations, untracked peers...). Summed per run. */
+  count(name: string, delta?: number): void;
+}
+
+export type ConnectResult = 'ok' | 'refused';
+
+/** Effects available to every actor (a node's main loop or one of its threads). */
+export interface ActorContext<M> {
+  readonly self: NodeId;
+  /** Milliseconds of runtime time (virtual in the simulator). Never decreases. */
+  now(): number;
+  /** Uniform in [0, 1), from the run's seed (simulator) or a seeded generator (live). */
+  random(): number;
+  setTimer(delayMs: number, tag: number): TimerId;
+  cancelTimer(id: TimerId): void;
+  /**
+   * Best-effort send. If this actor holds a connection to `to` the message travels on it;
+   * otherwise as a datagram. Either way it may be lost (loss, partition, dead target); a
+   * protocol that needs reliability builds it.
+   */
+  send(to: NodeId, msg: M): void;
+  /**
+   * Opens a connection to `peer`, accounted as one file descriptor on each side.
+   * The caller becomes the receiver, on this node, of messages from `peer`.
+   * 'refused' when either side is at its fd limit (EMFILE) or the peer is unreachable.
+   */
+  connect(peer: NodeId): ConnectResult;
+  disconnect(peer: NodeId): void;
+}
+
+export interface ThreadHandle {
+  readonly id: number;
+  /** Posts a structured-clonable value to the thread (delivered in order). */
+  post(msg: unknown): void;
+  /** Ends the thread and releases its resources (stack, its connections). */
+  stop(): void;
+}
+
+export type SpawnResult = { ok: true; thread: ThreadHandle } | { ok: false; reason: 'threads' | 'memory' };
+
+export interface NodeContext<M> extends ActorContext<M> {
+  /** The membership service's current list (it may lag the truth). Includes self. */
+  membership(): readonly NodeId[];
+  /** Starts a thread running `entry` with `init`; counted against the node's thread limit. */
+  spawnThread(entry: ThreadEntryRef, init: unknown): SpawnResult;
+  readonly report: Reporter;
+}
+
+export interface ThreadContext<M> extends ActorContext<M> {
+  /** Posts a structured-clonable value to the node's main loop (delivered in order). */
+  postToParent(msg: unknown): void;
+}
+
+/** A node's main loop. */
+export interface NodeProtocol<M> {
+  start(boot: Bootstrap): void;
+  onMessage(from: NodeId, msg: M): void;
+  onTimer(tag: number): void;
+  onThreadMessage?(thread: ThreadHandle, msg: unknown): void;
+  /** The harness made a reshard at this FE: it is the first to know. */
+  originate(shard: ShardId, cluster: ClusterId, version: number): void;
+  /** Route a request: the back-end cluster this node believes owns `shard`. */
+  lookup(shard: ShardId): ClusterId;
+  /** Graceful leave: say goodbye; the node is stopped right after. */
+  leave(): void;
+}
+
+/** A thread's loop: built by a ThreadMain export, fed by its context. */
+export interface ThreadActor<M> {
+  onTimer(tag: number): void;
+  onParentMessage(msg: unknown): void;
+  onMessage(from: NodeId, msg: M): void;
+}
+
+export type ThreadMain<M> = (ctx: ThreadContext<M>, init: unknown) => ThreadActor<M>;
+
+/** A protocol parameter: meaning, unit, default and where the default comes from. */
+export interface ParamSpec {
+  readonly default: number | boolean | string;
+  readonly description: string;
+  readonly unit?: string;
+  readonly min?: number;
+  readonly max?: number;
+  readonly integer?: boolean;
+  /** Allowed values for string parameters. */
+  readonly choices?: readonly string[];
+  /** Why this default: a paper, a source file, a measurement, or "assumption: ...". */
+  readonly source: string;
+}
+
+export type ParamValues = Readonly<Record<string, number | boolean | string>>;
+
+/** One binary encoding per protocol; the simulator charges byteLength, the live runtime sends encode(). */
+export interface Codec<M> {
+  byteLength(msg: M): number;
+  encode(msg: M): Uint8Array;
+  decode(bytes: Uint8Array): M;
+}
+
+export interface ProtocolDefinition<M = unknown> {
+  readonly name: string;
+  /** One line for `fleetbench list`. */
+  readonly summary: string;
+  readonly params: Readonly<Record<string, ParamSpec>>;
+  readonly codec: Codec<M>;
+  /** Thread entry points this protocol may spawn; the simulator loads them before a run. */
+  readonly threadEntries?: readonly ThreadEntryRef[];
+  create(ctx: NodeContext<M>, params: ParamValues): NodeProtocol<M>;
+}

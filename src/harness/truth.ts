@@ -1,0 +1,103 @@
+/**
+ * The ground truth the harness owns and protocols never see: which nodes exist, what the
+ * membership service lists (with its lag), and the real shard map (shard → back-end cluster).
+ */
+import type { Rng } from '../sim/rng.ts';
+
+export interface FleetSettings {
+  shards: number;
+  clusters: number;
+  membershipLagMs: number;
+  requestsPerSec: number;
+  traffic: 'uniform' | 'zipf';
+  zipfExponent: number;
+  sampleEveryMs: number;
+}
+
+export class Truth {
+  readonly shardCluster: Int32Array;
+  readonly shardVersion: Uint32Array;
+  readonly #startAt: number[] = [];
+  readonly #stopAt: number[] = [];
+  readonly #settings: FleetSettings;
+  readonly #rng: Rng;
+  #zipfCdf: Float64Array | null = null;
+  #list: number[] = [];
+  #listValidUntil = -Infinity;
+  #listComputedAt = NaN;
+  #dirty = true;
+
+  constructor(settings: FleetSettings, rng: Rng) {
+    this.#settings = settings;
+    this.#rng = rng;
+    this.shardCluster = new Int32Array(settings.shards);
+    this.shardVersion = new Uint32Array(settings.shards).fill(1);
+    for (let s = 0; s < settings.shards; s++) this.shardCluster[s] = rng.int(settings.clusters);
+    if (settings.traffic === 'zipf') {
+      const cdf = new Float64Array(settings.shards);
+      let sum = 0;
+      for (let i = 0; i < settings.shards; i++) cdf[i] = sum += 1 / Math.pow(i + 1, settings.zipfExponent);
+      for (let i = 0; i < settings.shards; i++) cdf[i] /= sum;
+      this.#zipfCdf = cdf;
+    }
+  }
+
+  nodeStarted(id: number, at: number): void {
+    this.#startAt[id] = at;
+    this.#stopAt[id] = Infinity;
+    this.#dirty = true;
+  }
+
+  nodeStopped(id: number, at: number): void {
+    this.#stopAt[id] = at;
+    this.#dirty = true;
+  }
+
+  /**
+   * What the membership service lists at `t`: nodes started at least membershipLagMs ago and not
+   * stopped at least membershipLagMs ago (it learns of starts and of stops with the same lag).
+   * The array is shared and must not be modified by callers.
+   */
+  membershipList(t: number): readonly number[] {
+    if (!this.#dirty && t >= this.#listComputedAt && t < this.#listValidUntil) return this.#list;
+    const lag = this.#settings.membershipLagMs;
+    const list: number[] = [];
+    let next = Infinity;
+    for (let id = 0; id < this.#startAt.length; id++) {
+      const seenAt = this.#startAt[id] + lag;
+      const goneAt = this.#stopAt[id] + lag;
+      if (seenAt <= t && !(goneAt <= t)) list.push(id);
+      if (seenAt > t && seenAt < next) next = seenAt;
+      if (goneAt > t && goneAt < next) next = goneAt;
+    }
+    this.#list = list;
+    this.#listComputedAt = t;
+    this.#listValidUntil = next;
+    this.#dirty = false;
+    return list;
+  }
+
+  /** Moves a random shard to another cluster; returns the new entry. */
+  reshard(): { shard: number; cluster: number; version: number } {
+    const shard = this.#rng.int(this.#settings.shards);
+    const old = this.shardCluster[shard];
+    const cluster = (old + 1 + this.#rng.int(this.#settings.clusters - 1)) % this.#settings.clusters;
+    this.shardCluster[shard] = cluster;
+    const version = ++this.shardVersion[shard];
+    return { shard, cluster, version };
+  }
+
+  /** The shard a request is for: uniform, or Zipf over shard rank. */
+  pickShard(): number {
+    const u = this.#rng.next();
+    const cdf = this.#zipfCdf;
+    if (!cdf) return Math.floor(u * this.#settings.shards);
+    let lo = 0, hi = cdf.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid] < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}

@@ -1,0 +1,15 @@
+/** The protocols fleetbench knows, by name. Each lives in protocols/<name>/ with its README. */
+import type { ProtocolDefinition } from './contract/protocol.ts';
+import { asyncMultiplexed } from '../protocols/async-multiplexed/index.ts';
+import { threadPerPeer } from '../protocols/thread-per-peer/index.ts';
+import { UsageError } from './cli/errors.ts';
+
+export const PROTOCOLS: ReadonlyMap<string, ProtocolDefinition<any>> = new Map(
+  [threadPerPeer, asyncMultiplexed].map((p) => [p.name, p]),
+);
+
+export function getProtocol(name: string): ProtocolDefinition<any> {
+  const p = PROTOCOLS.get(name);
+  if (!p) throw new UsageError(`--protocol: unknown protocol "${name}"; known: ${[...PROTOCOLS.keys()].join(', ')}`);
+  return p;
+}

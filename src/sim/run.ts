@@ -1,0 +1,129 @@
+/** Runs one resolved configuration in the simulator and assembles its result. */
+import { performance } from 'node:perf_hooks';
+import type { RunConfig } from '../harness/run-config.ts';
+import { percentiles } from '../harness/measures.ts';
+import { FLEET } from '../model/defaults.ts';
+import { machineInfo, toolInfo } from '../results/meta.ts';
+import { RESULT_SCHEMA, type Result } from '../results/schema.ts';
+import { Simulation, loadThreadEntries } from './simulation.ts';
+
+export interface SimHooks {
+  onProgress?: (simMs: number, events: number) => void;
+  shouldStop?: () => boolean;
+}
+
+export async function runSim(cfg: RunConfig, hooks: SimHooks = {}): Promise<Result> {
+  const threadMains = await loadThreadEntries(cfg.protocol);
+  let peakRss = process.memoryUsage().rss;
+  // the run is synchronous: sample RSS from the progress callback (every ~64k events)
+  const onProgress = (simMs: number, events: number) => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    hooks.onProgress?.(simMs, events);
+  };
+  const sim = new Simulation({ ...cfg, threadMains, onProgress, shouldStop: hooks.shouldStop });
+  const t0 = performance.now();
+  sim.run();
+  const wallMs = performance.now() - t0;
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  return buildResult(cfg, sim, { wallMs, peakRss });
+}
+
+function buildResult(cfg: RunConfig, sim: Simulation, wall: { wallMs: number; peakRss: number }): Result {
+  const m = sim.measures;
+  const simulatedMs = sim.now;
+  const nodeSec = Math.max(sim.nodeSecondsAlive, 1e-9);
+  let peakThreads = 0, peakConns = 0, peakMem = 0;
+  for (const n of sim.nodes) {
+    peakThreads = Math.max(peakThreads, n.peakThreads);
+    peakConns = Math.max(peakConns, n.peakFds);
+    peakMem = Math.max(peakMem, n.peakMemory);
+  }
+  const requests = sim.requests;
+  const misrouteRate = requests ? sim.misrouted / requests : 0;
+  const tailMisrouteRate = sim.tailRequests ? sim.tailMisrouted / sim.tailRequests : 0;
+  // modelled capacity: every live node's cores, less the CPU the protocol burned, at cpuUsPerRequest
+  const capacityUs = nodeSec * cfg.limits.coresPerNode * 1e6 - sim.cpuUsTotal;
+  const throughputPerSec = simulatedMs > 0 ? Math.max(0, capacityUs) / cfg.costs.cpuUsPerRequest / (simulatedMs / 1000) : 0;
+  const limitsHit = [...m.limits.entries()]
+    .map(([limit, l]) => ({ limit, nodes: l.count, firstAtMs: l.firstAtMs }))
+    .sort((a, b) => a.firstAtMs - b.firstAtMs || a.limit.localeCompare(b.limit));
+  const viewAccuracy = m.viewAccuracy();
+  const healthChecks = [
+    { name: 'limitsHit', ok: limitsHit.length === 0, value: limitsHit.length, threshold: 0, rule: 'no host limit hit' },
+    {
+      name: 'tailMisrouteRate',
+      ok: tailMisrouteRate <= FLEET.misrouteSlo.value,
+      value: tailMisrouteRate,
+      threshold: FLEET.misrouteSlo.value,
+      rule: 'misroute rate over the scenario\'s tail window ≤ threshold',
+    },
+    {
+      name: 'viewAccuracy',
+      ok: viewAccuracy >= FLEET.viewAccuracySlo.value,
+      value: viewAccuracy,
+      threshold: FLEET.viewAccuracySlo.value,
+      rule: 'view accuracy at the end ≥ threshold',
+    },
+  ];
+  const counters: Record<string, number> = {};
+  for (const k of [...m.counters.keys()].sort()) counters[k] = m.counters.get(k)!;
+  return {
+    schema: RESULT_SCHEMA,
+    run: {
+      protocol: cfg.protocol.name,
+      runtime: 'sim',
+      nodes: cfg.nodes,
+      scenario: cfg.scenario.name,
+      seed: cfg.seed,
+      durationMs: cfg.durationMs,
+      simulatedMs,
+      completed: !sim.stoppedEarly,
+      params: { ...cfg.params },
+      limits: { ...cfg.limits },
+      costs: { ...cfg.costs },
+      network: { ...cfg.network },
+      fleet: { ...cfg.fleet },
+    },
+    machine: machineInfo(),
+    tool: toolInfo(),
+    summary: {
+      requests: { total: requests, misrouted: sim.misrouted, failed: sim.failedRequests, misrouteRate, tailMisrouteRate, throughputPerSec },
+      messages: {
+        total: sim.messages,
+        dropped: sim.droppedMessages,
+        perNodePerSec: sim.messages / nodeSec,
+        bytesPerNodePerSec: sim.bytes / nodeSec,
+      },
+      memory: { peakBytesPerNode: peakMem, meanBytesPerNode: sim.meanMemoryPerNode },
+      threads: { peakPerNode: peakThreads },
+      connections: { peakPerNode: peakConns },
+      cpu: { protocolUsPerNodePerSec: sim.cpuUsTotal / nodeSec },
+      limitsHit,
+      membership: {
+        joinConvergenceMs: percentiles(m.joinSamples),
+        unconvergedJoins: m.pendingJoins,
+        detectionMs: { first: percentiles(m.detectFirst), all: percentiles(m.detectAll) },
+        undetectedCrashes: m.pendingDetections,
+        falsePositives: m.falsePositives,
+        viewAccuracy,
+      },
+      shardMap: {
+        reshards: m.reshardCount,
+        stalenessMs: percentiles(m.stalenessWithCensored(simulatedMs)),
+        unconverged: m.unconvergedReshards,
+        superseded: m.supersededReshards,
+      },
+      protocolCounters: counters,
+      healthy: healthChecks.every((c) => c.ok),
+      healthChecks,
+    },
+    timeseries: sim.samples,
+    sim: {
+      events: sim.events,
+      eventsPerSec: sim.events / Math.max(wall.wallMs / 1000, 1e-9),
+      wallMs: wall.wallMs,
+      simSecondsPerWallSecond: simulatedMs / 1000 / Math.max(wall.wallMs / 1000, 1e-9),
+      peakRssBytes: wall.peakRss,
+    },
+  };
+}

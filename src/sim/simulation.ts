@@ -1,0 +1,715 @@
+/**
+ * The simulator runtime: discrete events in virtual time.
+ *
+ * - One event queue (time, then scheduling order), one seeded generator per node and one for the
+ *   network and the harness, all derived from the run seed: same seed and inputs → same events.
+ * - Modelled network: one-way latency = latencyMinMs + Exp(latencyMeanMs − latencyMinMs); loss
+ *   drops a message with probability lossRate; a partition drops messages across its two sides.
+ *   Messages in flight when a partition starts are delivered (they already left the switch).
+ * - Modelled host: threads against threadsPerNode (base threads included), connections against
+ *   fdsPerNode (one fd at each end), thread stacks against memoryBytesPerNode, CPU per message.
+ * - Crash: the node's events are dropped, its threads and connections vanish (the kernel closes
+ *   its sockets, so peers' fds are released). Pause: the node's timers and deliveries wait until
+ *   it resumes, as in a stop-the-world GC; messages to it queue in socket buffers.
+ * - Posts between a node and its threads are in-process: delivered in order right after the
+ *   current handler returns, at the same virtual instant (microseconds in reality).
+ */
+import type {
+  ActorContext,
+  Bootstrap,
+  ConnectResult,
+  NodeContext,
+  NodeProtocol,
+  ProtocolDefinition,
+  ParamValues,
+  Reporter,
+  SpawnResult,
+  ThreadActor,
+  ThreadContext,
+  ThreadEntryRef,
+  ThreadHandle,
+  ThreadMain,
+  TimerId,
+} from '../contract/protocol.ts';
+import type { Costs, Limits, NetworkModel } from '../model/defaults.ts';
+import { EventQueue } from './event-queue.ts';
+import { Rng } from './rng.ts';
+import { Measures, type LimitName } from '../harness/measures.ts';
+import { Truth, type FleetSettings } from '../harness/truth.ts';
+import type { Scenario, ScenarioEvent } from '../harness/scenario.ts';
+
+const TIMER = 0;
+const DELIVER = 1;
+const SCENARIO = 2;
+const REQUEST = 3;
+const SAMPLE = 4;
+const RESHARD = 5;
+const JOIN = 6;
+const RESUME = 7;
+
+export interface SimConfig {
+  protocol: ProtocolDefinition<any>;
+  params: ParamValues;
+  scenario: Scenario;
+  nodes: number;
+  seed: number;
+  durationMs: number;
+  costs: Costs;
+  limits: Limits;
+  network: NetworkModel;
+  fleet: FleetSettings;
+  /** Resolved thread entry points, keyed `${module}#${export}` (see loadThreadEntries). */
+  threadMains: ReadonlyMap<string, ThreadMain<any>>;
+  /** Called about every 64k events with virtual time and events so far. */
+  onProgress?: (simMs: number, events: number) => void;
+  /** Polled with onProgress; true stops the run early (Ctrl-C). */
+  shouldStop?: () => boolean;
+}
+
+export interface Sample {
+  tMs: number;
+  liveNodes: number;
+  requests: number;
+  misrouted: number;
+  failed: number;
+  messages: number;
+  bytes: number;
+  threadsMaxPerNode: number;
+  connectionsMaxPerNode: number;
+  memoryMaxBytesPerNode: number;
+  viewAccuracy: number;
+  unconvergedReshards: number;
+}
+
+export const threadKey = (e: ThreadEntryRef) => `${e.module}#${e.export}`;
+
+/** Imports every thread entry a protocol declares, so spawns are synchronous during the run. */
+export async function loadThreadEntries(protocol: ProtocolDefinition<any>): Promise<Map<string, ThreadMain<any>>> {
+  const out = new Map<string, ThreadMain<any>>();
+  for (const e of protocol.threadEntries ?? []) {
+    const mod = (await import(e.module)) as Record<string, unknown>;
+    const fn = mod[e.export];
+    if (typeof fn !== 'function') throw new Error(`thread entry ${threadKey(e)} is not an exported function`);
+    out.set(threadKey(e), fn as ThreadMain<any>);
+  }
+  return out;
+}
+
+class SimNode {
+  alive = false;
+  pausedUntil = 0;
+  /** deliveries and timers that arrived while paused, replayed in order on resume */
+  deferred: Array<[number, number, number, unknown]> = [];
+  threads = 0; // including base threads
+  fds = 0;
+  /** peer → the connection between us (shared object, in both nodes' maps) */
+  conns = new Map<number, { holders: number }>();
+  /** peer → the actor on this node that receives that peer's messages */
+  receivers: Map<number, Actor> | null = null;
+  main!: Actor;
+  threadActors: Set<Actor> | null = null;
+  rng: Rng;
+  group = 0;
+  peakThreads = 0;
+  peakFds = 0;
+  peakMemory = 0;
+  cpuUs = 0;
+  cpuUsWindowStart = 0;
+  msgsSent = 0;
+  bytesSent = 0;
+  startedAt = 0;
+  constructor(readonly id: number, seed: number) {
+    this.rng = new Rng(seed, id + 1);
+  }
+}
+
+class Actor {
+  alive = true;
+  impl!: NodeProtocol<any> | ThreadActor<any>;
+  ctx!: SimContext;
+  handle: ThreadHandle | null = null;
+  /** peers this actor dialed */
+  dialed: Set<number> | null = null;
+  constructor(readonly id: number, readonly node: SimNode, readonly isThread: boolean) {}
+}
+
+/** The context handed to one actor. A class (not closures): thread-per-peer makes ~10⁶ of these. */
+class SimContext implements NodeContext<any>, ThreadContext<any>, Reporter {
+  constructor(readonly sim: Simulation, readonly actor: Actor) {}
+  get self(): number {
+    return this.actor.node.id;
+  }
+  get report(): Reporter {
+    return this;
+  }
+  now(): number {
+    return this.sim.now;
+  }
+  random(): number {
+    return this.actor.node.rng.next();
+  }
+  setTimer(delayMs: number, tag: number): TimerId {
+    return this.sim.setTimer(this.actor, delayMs, tag);
+  }
+  cancelTimer(id: TimerId): void {
+    this.sim.cancelTimer(id);
+  }
+  send(to: number, msg: unknown): void {
+    this.sim.send(this.actor, to, msg);
+  }
+  connect(peer: number): ConnectResult {
+    return this.sim.connect(this.actor, peer);
+  }
+  disconnect(peer: number): void {
+    this.sim.disconnect(this.actor, peer);
+  }
+  membership(): readonly number[] {
+    return this.sim.truth.membershipList(this.sim.now);
+  }
+  spawnThread(entry: ThreadEntryRef, init: unknown): SpawnResult {
+    return this.sim.spawnThread(this.actor, entry, init);
+  }
+  postToParent(msg: unknown): void {
+    this.sim.post(this.actor.node.main, this.actor, msg);
+  }
+  // Reporter
+  memberUp(member: number): void {
+    this.sim.measures.memberUp(this.actor.node.id, member, this.sim.now);
+  }
+  memberDown(member: number): void {
+    this.sim.measures.memberDown(this.actor.node.id, member, this.sim.now);
+  }
+  shardUpdated(shard: number, version: number): void {
+    this.sim.measures.shardUpdated(this.actor.node.id, shard, version, this.sim.now);
+  }
+  count(name: string, delta = 1): void {
+    this.sim.measures.count(name, delta);
+  }
+}
+
+export class Simulation {
+  readonly cfg: SimConfig;
+  readonly q = new EventQueue(1 << 14);
+  readonly measures: Measures;
+  readonly truth: Truth;
+  now = 0;
+  events = 0;
+  stoppedEarly = false;
+  readonly nodes: SimNode[] = [];
+  readonly actors: Actor[] = [];
+  readonly samples: Sample[] = [];
+  readonly #net: Rng;
+  readonly #harness: Rng;
+  readonly #cancelled = new Set<number>();
+  readonly #posts: Array<[Actor, Actor, unknown]> = [];
+  #lossRate: number;
+  #latencyTail: number;
+  /** live node ids, for uniform choice; #liveIndex[id] is the position or -1 */
+  readonly #liveIds: number[] = [];
+  #liveIndex: Int32Array;
+
+  // totals
+  messages = 0;
+  bytes = 0;
+  droppedMessages = 0;
+  requests = 0;
+  misrouted = 0;
+  failedRequests = 0;
+  nodeSecondsAlive = 0;
+  cpuUsTotal = 0;
+  #memSum = 0;
+  #memSamples = 0;
+  // window counters for samples
+  #wRequests = 0;
+  #wMisrouted = 0;
+  #wFailed = 0;
+  #wMessages = 0;
+  #wBytes = 0;
+  /** misroutes and requests inside the scenario's tail window */
+  tailRequests = 0;
+  tailMisrouted = 0;
+  readonly tailFromMs: number;
+
+  #memoMsg: unknown = undefined;
+  #memoBytes = 0;
+
+  constructor(cfg: SimConfig) {
+    this.cfg = cfg;
+    const maxNodes = cfg.nodes + cfg.scenario.events.reduce((n, e) => n + (e.type === 'add' ? e.count : 0), 0);
+    this.measures = new Measures(maxNodes);
+    this.#liveIndex = new Int32Array(maxNodes).fill(-1);
+    this.#net = new Rng(cfg.seed, 0x6e6574); // 'net'
+    this.#harness = new Rng(cfg.seed, 0x686172); // 'har'
+    this.truth = new Truth(cfg.fleet, this.#harness);
+    this.#lossRate = cfg.network.lossRate;
+    this.#latencyTail = Math.max(0, cfg.network.latencyMeanMs - cfg.network.latencyMinMs);
+    this.tailFromMs = cfg.durationMs - (cfg.scenario.tailMs ?? Math.min(10_000, cfg.durationMs / 4));
+  }
+
+  // ---- run --------------------------------------------------------------------------------
+
+  run(): void {
+    const { cfg } = this;
+    // the initial fleet has been running: everyone is listed by the membership service already
+    // and every process is up before any protocol starts, so first connections succeed
+    for (let i = 0; i < cfg.nodes; i++) this.truth.nodeStarted(i, -Infinity);
+    const initial = Array.from({ length: cfg.nodes }, () => this.#createNode(-Infinity));
+    for (const node of initial) this.#bootNode(node);
+    for (const [i, e] of cfg.scenario.events.entries()) this.q.push(e.atMs, SCENARIO, i, 0, e);
+    if (cfg.fleet.requestsPerSec > 0) this.q.push(this.#harness.exp(1000 / cfg.fleet.requestsPerSec), REQUEST, 0, 0, undefined);
+    const rs = cfg.scenario.reshards;
+    if (rs.perSec > 0) this.q.push(rs.fromMs + this.#harness.exp(1000 / rs.perSec), RESHARD, 1, 0, undefined);
+    this.q.push(cfg.fleet.sampleEveryMs, SAMPLE, 0, 0, undefined);
+
+    const q = this.q;
+    const end = cfg.durationMs;
+    let nextCheck = 1 << 16;
+    while (q.size > 0 && q.peekTime() <= end) {
+      q.pop();
+      this.now = q.time;
+      this.#dispatch(q.kind, q.a, q.b, q.payload, q.seq);
+      if (this.#posts.length > 0) this.#drainPosts();
+      if (++this.events >= nextCheck) {
+        nextCheck += 1 << 16;
+        cfg.onProgress?.(this.now, this.events);
+        if (cfg.shouldStop?.()) {
+          this.stoppedEarly = true;
+          break;
+        }
+      }
+    }
+    if (!this.stoppedEarly) this.now = end;
+    if (this.samples.length === 0 || this.samples[this.samples.length - 1].tMs < this.now) this.#sample();
+    for (const n of this.nodes) if (n.alive) this.nodeSecondsAlive += (this.now - Math.max(0, n.startedAt)) / 1000;
+  }
+
+  #dispatch(kind: number, a: number, b: number, payload: unknown, seq: number): void {
+    switch (kind) {
+      case TIMER: {
+        const actor = this.actors[a];
+        if (!actor.alive) return;
+        // a timer deferred by a pause carries its original id in the payload
+        const id = payload === undefined ? seq : (payload as number);
+        if (this.#cancelled.size > 0 && this.#cancelled.delete(id)) return;
+        const node = actor.node;
+        if (node.pausedUntil > this.now) {
+          node.deferred.push([TIMER, a, b, id]);
+          return;
+        }
+        actor.impl.onTimer(b);
+        return;
+      }
+      case DELIVER: {
+        const node = this.nodes[a];
+        if (!node.alive) return;
+        if (node.pausedUntil > this.now) {
+          node.deferred.push([DELIVER, a, b, payload]);
+          return;
+        }
+        const receiver = node.receivers?.get(b) ?? node.main;
+        if (!receiver.alive) return;
+        node.cpuUs += this.cfg.costs.cpuUsPerMessage;
+        this.cpuUsTotal += this.cfg.costs.cpuUsPerMessage;
+        receiver.impl.onMessage(b, payload);
+        return;
+      }
+      case SCENARIO:
+        this.#scenarioEvent(payload as ScenarioEvent);
+        return;
+      case REQUEST:
+        this.#request();
+        this.q.push(this.now + this.#harness.exp(1000 / this.cfg.fleet.requestsPerSec), REQUEST, 0, 0, undefined);
+        return;
+      case RESHARD: {
+        this.#reshard();
+        // a == 1: the steady reshard stream; a == 0: one reshard of a storm
+        const rs = this.cfg.scenario.reshards;
+        if (a === 1) {
+          const next = this.now + this.#harness.exp(1000 / rs.perSec);
+          if (rs.untilMs === undefined || next <= rs.untilMs) this.q.push(next, RESHARD, 1, 0, undefined);
+        }
+        return;
+      }
+      case SAMPLE:
+        this.#sample();
+        this.q.push(this.now + this.cfg.fleet.sampleEveryMs, SAMPLE, 0, 0, undefined);
+        return;
+      case JOIN:
+        this.#bootNode(this.#createNode(this.now));
+        return;
+      case RESUME: {
+        const node = this.nodes[a];
+        if (!node.alive || node.pausedUntil > this.now) return;
+        const deferred = node.deferred;
+        node.deferred = [];
+        for (const [k, da, db, dp] of deferred) this.q.push(this.now, k, da, db, dp);
+        return;
+      }
+    }
+  }
+
+  #drainPosts(): void {
+    // posts may cause more posts; FIFO keeps them in order
+    for (let i = 0; i < this.#posts.length; i++) {
+      const [to, from, msg] = this.#posts[i];
+      if (!to.alive || !from.node.alive) continue;
+      if (to.isThread) (to.impl as ThreadActor<any>).onParentMessage(msg);
+      else (to.impl as NodeProtocol<any>).onThreadMessage?.(from.handle!, msg);
+    }
+    this.#posts.length = 0;
+  }
+
+  // ---- effects called by contexts ----------------------------------------------------------
+
+  setTimer(actor: Actor, delayMs: number, tag: number): TimerId {
+    if (!(delayMs >= 0)) throw new RangeError(`setTimer: delay must be ≥ 0 ms, got ${delayMs}`);
+    return this.q.push(this.now + delayMs, TIMER, actor.id, tag, undefined);
+  }
+
+  cancelTimer(id: TimerId): void {
+    this.#cancelled.add(id);
+  }
+
+  send(actor: Actor, to: number, msg: unknown): void {
+    const node = actor.node;
+    if (!actor.alive) return;
+    let bytes: number;
+    if (msg === this.#memoMsg) bytes = this.#memoBytes;
+    else {
+      bytes = this.cfg.protocol.codec.byteLength(msg);
+      this.#memoMsg = msg;
+      this.#memoBytes = bytes;
+    }
+    node.msgsSent++;
+    node.bytesSent += bytes;
+    node.cpuUs += this.cfg.costs.cpuUsPerMessage;
+    this.cpuUsTotal += this.cfg.costs.cpuUsPerMessage;
+    this.messages++;
+    this.bytes += bytes;
+    this.#wMessages++;
+    this.#wBytes += bytes;
+    const target = this.nodes[to];
+    if (target === undefined || (this.#lossRate > 0 && this.#net.next() < this.#lossRate) || target.group !== node.group) {
+      this.droppedMessages++;
+      return;
+    }
+    const latency = this.cfg.network.latencyMinMs + (this.#latencyTail > 0 ? this.#net.exp(this.#latencyTail) : 0);
+    this.q.push(this.now + latency, DELIVER, to, node.id, msg);
+  }
+
+  /**
+   * One connection per pair of nodes, shared by whoever holds it at either end (TCP is
+   * bidirectional). It costs one fd at each end and closes when no actor holds it.
+   */
+  connect(actor: Actor, peerId: number): ConnectResult {
+    const node = actor.node;
+    const peer = this.nodes[peerId];
+    if (!actor.alive || peer === undefined || !peer.alive || peer === node) return 'refused';
+    if (peer.group !== node.group) return 'refused';
+    let conn = node.conns.get(peerId);
+    if (conn === undefined) {
+      const limit = this.cfg.limits.fdsPerNode;
+      if (node.fds + 1 > limit) {
+        this.limitHit('fds', node);
+        return 'refused';
+      }
+      if (peer.fds + 1 > limit) {
+        this.limitHit('fds', peer);
+        return 'refused';
+      }
+      conn = { holders: 0 };
+      node.conns.set(peerId, conn);
+      peer.conns.set(node.id, conn);
+      node.fds++;
+      peer.fds++;
+      if (node.fds > node.peakFds) node.peakFds = node.fds;
+      if (peer.fds > peer.peakFds) peer.peakFds = peer.fds;
+    }
+    if (actor.dialed?.has(peerId)) return 'ok';
+    conn.holders++;
+    (actor.dialed ??= new Set()).add(peerId);
+    if (actor.isThread) (node.receivers ??= new Map()).set(peerId, actor);
+    return 'ok';
+  }
+
+  disconnect(actor: Actor, peerId: number): void {
+    if (!actor.dialed?.delete(peerId)) return;
+    this.#release(actor.node, peerId);
+    if (actor.node.receivers?.get(peerId) === actor) actor.node.receivers.delete(peerId);
+  }
+
+  #release(node: SimNode, peerId: number): void {
+    const conn = node.conns.get(peerId);
+    if (conn === undefined || --conn.holders > 0) return;
+    this.#close(node, peerId);
+  }
+
+  #close(node: SimNode, peerId: number): void {
+    const peer = this.nodes[peerId];
+    node.conns.delete(peerId);
+    node.fds--;
+    if (peer.conns.delete(node.id)) peer.fds--;
+  }
+
+  spawnThread(parent: Actor, entry: ThreadEntryRef, init: unknown): SpawnResult {
+    const node = parent.node;
+    if (!parent.alive || parent.isThread) throw new Error('spawnThread: only a node\'s main loop spawns threads');
+    const main = this.cfg.threadMains.get(threadKey(entry));
+    if (!main) throw new Error(`spawnThread: ${threadKey(entry)} is not in the protocol's threadEntries`);
+    if (node.threads + 1 > this.cfg.limits.threadsPerNode) {
+      this.limitHit('threads', node);
+      return { ok: false, reason: 'threads' };
+    }
+    if (this.memoryOf(node) + this.cfg.costs.bytesPerThread > this.cfg.limits.memoryBytesPerNode) {
+      // pthread_create fails with EAGAIN when the stack cannot be mapped
+      this.limitHit('memory', node);
+      return { ok: false, reason: 'memory' };
+    }
+    const actor = new Actor(this.actors.length, node, true);
+    this.actors.push(actor);
+    actor.ctx = new SimContext(this, actor);
+    const sim = this;
+    actor.handle = {
+      id: actor.id,
+      post(msg: unknown) {
+        sim.post(actor, parent, msg);
+      },
+      stop() {
+        sim.#stopActor(actor);
+      },
+    };
+    node.threads++;
+    (node.threadActors ??= new Set()).add(actor);
+    if (node.threads > node.peakThreads) node.peakThreads = node.threads;
+    this.#notePeakMemory(node);
+    actor.impl = main(actor.ctx, init);
+    return { ok: true, thread: actor.handle };
+  }
+
+  post(to: Actor, from: Actor, msg: unknown): void {
+    this.#posts.push([to, from, msg]);
+  }
+
+  #stopActor(actor: Actor): void {
+    if (!actor.alive) return;
+    actor.alive = false;
+    const node = actor.node;
+    for (const peer of actor.dialed ?? []) {
+      this.#release(node, peer);
+      if (node.receivers?.get(peer) === actor) node.receivers.delete(peer);
+    }
+    actor.dialed = null;
+    if (actor.isThread) {
+      node.threads--;
+      node.threadActors?.delete(actor);
+    }
+  }
+
+  limitHit(limit: LimitName, node: SimNode): void {
+    this.measures.limitHit(limit, node.id, this.now);
+  }
+
+  memoryOf(node: SimNode): number {
+    const c = this.cfg.costs;
+    return (
+      c.baseProcessBytes +
+      (node.threads - this.cfg.limits.baseThreadsPerNode) * c.bytesPerThread +
+      node.fds * c.bytesPerConnection +
+      this.measures.viewSize(node.id) * c.bytesPerMember +
+      this.cfg.fleet.shards * c.bytesPerShardEntry
+    );
+  }
+
+  #notePeakMemory(node: SimNode): number {
+    const m = this.memoryOf(node);
+    if (m > node.peakMemory) node.peakMemory = m;
+    return m;
+  }
+
+  // ---- fleet ------------------------------------------------------------------------------
+
+  #createNode(startedAt: number): SimNode {
+    const id = this.nodes.length;
+    const node = new SimNode(id, this.cfg.seed);
+    this.nodes.push(node);
+    node.alive = true;
+    node.startedAt = startedAt;
+    node.threads = this.cfg.limits.baseThreadsPerNode;
+    node.peakThreads = node.threads;
+    const actor = new Actor(this.actors.length, node, false);
+    this.actors.push(actor);
+    actor.ctx = new SimContext(this, actor);
+    node.main = actor;
+    if (startedAt !== -Infinity) this.truth.nodeStarted(id, startedAt);
+    this.#liveIndex[id] = this.#liveIds.length;
+    this.#liveIds.push(id);
+    this.measures.nodeStarted(id, this.now, startedAt !== -Infinity);
+    return node;
+  }
+
+  #bootNode(node: SimNode): void {
+    const { id, startedAt, main: actor } = node;
+    const members = this.truth.membershipList(startedAt === -Infinity ? -Infinity : this.now).slice();
+    if (!members.includes(id)) members.push(id);
+    const boot: Bootstrap = {
+      self: id,
+      members,
+      shards: this.cfg.fleet.shards,
+      shardCluster: this.truth.shardCluster.slice(),
+      shardVersion: this.truth.shardVersion.slice(),
+    };
+    actor.impl = this.cfg.protocol.create(actor.ctx, this.cfg.params);
+    actor.impl.start(boot);
+  }
+
+  #stopNode(node: SimNode, crashed: boolean): void {
+    if (!node.alive) return;
+    if (!crashed) (node.main.impl as NodeProtocol<any>).leave();
+    if (this.#posts.length > 0) this.#drainPosts();
+    node.alive = false;
+    this.nodeSecondsAlive += (this.now - Math.max(0, node.startedAt)) / 1000;
+    for (const t of node.threadActors ?? []) t.alive = false;
+    node.main.alive = false;
+    node.threadActors = null;
+    node.threads = 0;
+    // the kernel closes the process's sockets: the peers' ends close too
+    for (const peerId of [...node.conns.keys()]) this.#close(node, peerId);
+    node.conns.clear();
+    node.fds = 0;
+    node.receivers = null;
+    node.deferred = [];
+    const idx = this.#liveIndex[node.id];
+    const last = this.#liveIds.pop()!;
+    if (last !== node.id) {
+      this.#liveIds[idx] = last;
+      this.#liveIndex[last] = idx;
+    }
+    this.#liveIndex[node.id] = -1;
+    this.truth.nodeStopped(node.id, this.now);
+    this.measures.nodeStopped(node.id, this.now, crashed);
+  }
+
+  /** k distinct live nodes chosen by the harness generator; paused nodes excluded when asked. */
+  #pickLive(k: number, skipPaused = false): SimNode[] {
+    const pool = this.#liveIds.filter((id) => !skipPaused || this.nodes[id].pausedUntil <= this.now);
+    const out: SimNode[] = [];
+    for (let i = 0; i < k && pool.length > 0; i++) {
+      const j = this.#harness.int(pool.length);
+      out.push(this.nodes[pool[j]]);
+      pool[j] = pool[pool.length - 1];
+      pool.pop();
+    }
+    return out;
+  }
+
+  #scenarioEvent(e: ScenarioEvent): void {
+    switch (e.type) {
+      case 'add':
+        for (let i = 0; i < e.count; i++) {
+          const at = this.now + (e.count > 1 ? (e.overMs * i) / (e.count - 1) : 0);
+          this.q.push(at, JOIN, 0, 0, undefined);
+        }
+        return;
+      case 'remove':
+        for (const n of this.#pickLive(e.count)) this.#stopNode(n, false);
+        return;
+      case 'crash':
+        for (const n of this.#pickLive(e.count)) this.#stopNode(n, true);
+        return;
+      case 'pause':
+        for (const n of this.#pickLive(e.count, true)) {
+          n.pausedUntil = this.now + e.forMs;
+          this.q.push(n.pausedUntil, RESUME, n.id, 0, undefined);
+        }
+        return;
+      case 'loss':
+        this.#lossRate = e.rate;
+        return;
+      case 'partition': {
+        // the harness generator picks which side each node is on; later joiners land on side 0
+        const side = this.#pickLive(Math.max(1, Math.round(this.#liveIds.length * e.fraction)));
+        for (const n of side) n.group = 1;
+        return;
+      }
+      case 'heal':
+        for (const n of this.nodes) n.group = 0;
+        return;
+      case 'reshardStorm':
+        for (let i = 0; i < e.count; i++) {
+          const at = this.now + (e.count > 1 ? (e.overMs * i) / (e.count - 1) : 0);
+          this.q.push(at, RESHARD, 0, 0, undefined);
+        }
+        return;
+    }
+  }
+
+  #reshard(): void {
+    const [origin] = this.#pickLive(1, true);
+    if (!origin) return;
+    const { shard, cluster, version } = this.truth.reshard();
+    this.measures.reshard(shard, version, this.now);
+    (origin.main.impl as NodeProtocol<any>).originate(shard, cluster, version);
+  }
+
+  #request(): void {
+    if (this.#liveIds.length === 0) return;
+    const node = this.nodes[this.#liveIds[this.#harness.int(this.#liveIds.length)]];
+    const shard = this.truth.pickShard();
+    this.requests++;
+    this.#wRequests++;
+    const inTail = this.now >= this.tailFromMs;
+    if (inTail) this.tailRequests++;
+    if (node.pausedUntil > this.now) {
+      // a frozen FE cannot answer: a failed request, not a misroute
+      this.failedRequests++;
+      this.#wFailed++;
+      return;
+    }
+    const routed = (node.main.impl as NodeProtocol<any>).lookup(shard);
+    if (routed !== this.truth.shardCluster[shard]) {
+      this.misrouted++;
+      this.#wMisrouted++;
+      if (inTail) this.tailMisrouted++;
+    }
+  }
+
+  #sample(): void {
+    const prev = this.samples.length ? this.samples[this.samples.length - 1].tMs : 0;
+    const windowMs = this.now - prev;
+    const cpuCap = this.cfg.limits.coresPerNode * windowMs * 1000;
+    let threadsMax = 0, fdsMax = 0, memMax = 0;
+    for (const id of this.#liveIds) {
+      const n = this.nodes[id];
+      const mem = this.#notePeakMemory(n);
+      this.#memSum += mem;
+      this.#memSamples++;
+      if (mem > memMax) memMax = mem;
+      if (n.threads > threadsMax) threadsMax = n.threads;
+      if (n.fds > fdsMax) fdsMax = n.fds;
+      const cpu = n.cpuUs - n.cpuUsWindowStart;
+      n.cpuUsWindowStart = n.cpuUs;
+      if (windowMs > 0 && cpu > cpuCap) this.limitHit('cpu', n);
+    }
+    this.samples.push({
+      tMs: this.now,
+      liveNodes: this.#liveIds.length,
+      requests: this.#wRequests,
+      misrouted: this.#wMisrouted,
+      failed: this.#wFailed,
+      messages: this.#wMessages,
+      bytes: this.#wBytes,
+      threadsMaxPerNode: threadsMax,
+      connectionsMaxPerNode: fdsMax,
+      memoryMaxBytesPerNode: memMax,
+      viewAccuracy: this.measures.viewAccuracy(),
+      unconvergedReshards: this.measures.unconvergedReshards,
+    });
+    this.#wRequests = this.#wMisrouted = this.#wFailed = this.#wMessages = this.#wBytes = 0;
+  }
+
+  get meanMemoryPerNode(): number {
+    return this.#memSamples ? this.#memSum / this.#memSamples : 0;
+  }
+}
+
+export type { ActorContext };
