@@ -44,19 +44,27 @@ class AsyncMultiplexedNode implements NodeProtocol<AllToAllMsg> {
   start(boot: Bootstrap): void {
     const ctx = this.#ctx;
     this.#view = new AllToAllView(boot.self, ctx.report, this.#failAfterMs, boot.shardCluster, boot.shardVersion, boot.members.length);
-    for (const m of boot.members) this.#addPeer(m);
+    for (const m of boot.members) this.#addPeer(m, false);
     // random phases spread the fleet's syncs and polls over the interval
     ctx.setTimer(ctx.random() * this.#intervalMs, TICK);
     ctx.setTimer(ctx.random() * this.#pollMs, POLL);
   }
 
-  #addPeer(m: NodeId): void {
-    if (m === this.#ctx.self || this.#view.flag(m) === 1) return;
+  /**
+   * Starts syncing with `m`. A peer added after start (it joined, or came back) missed the
+   * deltas we sent so far: `announce` sends it our own state first, which Syncs build on.
+   */
+  #addPeer(m: NodeId, announce = true): void {
+    const ctx = this.#ctx;
+    if (m === ctx.self || this.#view.flag(m) === 1) return;
     // a refused connection (fd limit) leaves the peer out; the next poll tries again
-    if (this.#ctx.connect(m) === 'ok') {
-      this.#peers.push(m);
-      this.#view.setFlag(m, 1);
-    } else this.#ctx.report.count('connectRefused');
+    if (ctx.connect(m) !== 'ok') {
+      ctx.report.count('connectRefused');
+      return;
+    }
+    this.#peers.push(m);
+    this.#view.setFlag(m, 1);
+    if (announce) ctx.send(m, { t: FULL_STATE, seq: this.#seq, u: this.#view.ownState() });
   }
 
   #dropPeer(m: NodeId): void {

@@ -33,9 +33,9 @@ class ThreadPerPeerNode implements NodeProtocol<AllToAllMsg> {
   readonly #pollMs: number;
   #view!: AllToAllView;
   readonly #threads = new Map<NodeId, ThreadHandle>();
-  readonly #peerOf = new Map<number, NodeId>();
   /** peers listed by the membership service for which no thread could be started */
   readonly #untracked = new Set<NodeId>();
+  #started = false;
 
   constructor(ctx: NodeContext<AllToAllMsg>, params: ParamValues) {
     this.#ctx = ctx;
@@ -48,17 +48,17 @@ class ThreadPerPeerNode implements NodeProtocol<AllToAllMsg> {
     const ctx = this.#ctx;
     this.#view = new AllToAllView(boot.self, ctx.report, this.#failAfterMs, boot.shardCluster, boot.shardVersion, boot.members.length);
     for (const m of boot.members) this.#track(m);
+    this.#started = true;
     ctx.setTimer(this.#intervalMs, EXPIRE);
     ctx.setTimer(ctx.random() * this.#pollMs, POLL);
   }
 
   #track(m: NodeId): void {
     if (m === this.#ctx.self || this.#threads.has(m)) return;
-    const init: PeerLoopInit = { peer: m, intervalMs: this.#intervalMs };
+    const init: PeerLoopInit = { peer: m, intervalMs: this.#intervalMs, initial: this.#started ? this.#view.ownState() : [] };
     const r = this.#ctx.spawnThread(PEER_LOOP, init);
     if (r.ok) {
       this.#threads.set(m, r.thread);
-      this.#peerOf.set(r.thread.id, m);
       this.#untracked.delete(m);
     } else {
       if (!this.#untracked.has(m)) this.#ctx.report.count('untrackedPeers');
@@ -72,7 +72,6 @@ class ThreadPerPeerNode implements NodeProtocol<AllToAllMsg> {
     if (th) {
       th.stop();
       this.#threads.delete(m);
-      this.#peerOf.delete(th.id);
     }
     this.#untracked.delete(m);
     this.#view.forget(m);
@@ -94,18 +93,18 @@ class ThreadPerPeerNode implements NodeProtocol<AllToAllMsg> {
     }
   }
 
+  /** From a live thread (the runtime drops posts of stopped threads): it names its peer. */
   onThreadMessage(thread: ThreadHandle, raw: unknown): void {
-    const peer = this.#peerOf.get(thread.id);
-    if (peer === undefined) return;
     const m = raw as ToMain;
     if (m.k === 'refused') {
+      const peer = m.peer;
       // the connection could not be opened (fd limit): this peer is untracked too
       this.#untrack(peer);
       if (!this.#untracked.has(peer)) this.#ctx.report.count('untrackedPeers');
       this.#untracked.add(peer);
       return;
     }
-    const msg = m.msg;
+    const { from: peer, msg } = m;
     switch (msg.t) {
       case SYNC:
       case FULL_STATE:

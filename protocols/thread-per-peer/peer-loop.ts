@@ -9,21 +9,23 @@ import { EMPTY, FULL_STATE, SYNC, type AllToAllMsg } from '../shared/all-to-all.
 export interface PeerLoopInit {
   peer: NodeId;
   intervalMs: number;
+  /** the node's own state, sent with the first Sync: a peer met after start missed the earlier deltas */
+  initial: readonly number[];
 }
 
 /** main → thread */
 export type ToThread = { k: 'delta'; u: readonly number[] } | { k: 'send'; msg: AllToAllMsg };
 /** thread → main */
-export type ToMain = { k: 'recv'; msg: AllToAllMsg } | { k: 'refused' };
+export type ToMain = { k: 'recv'; from: NodeId; msg: AllToAllMsg } | { k: 'refused'; peer: NodeId };
 
 const TICK = 1;
 
 export function peerLoop(ctx: ThreadContext<AllToAllMsg>, init: unknown): ThreadActor<AllToAllMsg> {
-  const { peer, intervalMs } = init as PeerLoopInit;
+  const { peer, intervalMs, initial } = init as PeerLoopInit;
   let seq = 0;
-  let pending: number[] = [];
+  let pending: number[] = [...initial];
   if (ctx.connect(peer) === 'ok') ctx.setTimer(ctx.random() * intervalMs, TICK);
-  else ctx.postToParent({ k: 'refused' } satisfies ToMain);
+  else ctx.postToParent({ k: 'refused', peer } satisfies ToMain);
 
   return {
     onTimer() {
@@ -39,8 +41,8 @@ export function peerLoop(ctx: ThreadContext<AllToAllMsg>, init: unknown): Thread
       else if (m.msg.t === FULL_STATE) ctx.send(peer, { ...m.msg, seq });
       else ctx.send(peer, m.msg);
     },
-    onMessage(_from, msg) {
-      ctx.postToParent({ k: 'recv', msg } satisfies ToMain);
+    onMessage(from, msg) {
+      ctx.postToParent({ k: 'recv', from, msg } satisfies ToMain);
     },
   };
 }

@@ -123,21 +123,21 @@ class SimNode {
   }
 }
 
-class Actor {
+/**
+ * One actor: a node's main loop or one of its threads. It is also the context handed to that
+ * actor and, for a thread, the handle its parent holds: thread-per-peer makes ~10⁵–10⁶ of them,
+ * and one object each (no closures) keeps the working set, and cache misses, down.
+ */
+class Actor implements NodeContext<any>, ThreadContext<any>, Reporter, ThreadHandle {
   alive = true;
   impl!: NodeProtocol<any> | ThreadActor<any>;
-  ctx!: SimContext;
-  handle: ThreadHandle | null = null;
   /** peers this actor dialed */
   dialed: Set<number> | null = null;
-  constructor(readonly id: number, readonly node: SimNode, readonly isThread: boolean) {}
-}
+  constructor(readonly sim: Simulation, readonly id: number, readonly node: SimNode, readonly isThread: boolean, readonly parent: Actor | null) {}
 
-/** The context handed to one actor. A class (not closures): thread-per-peer makes ~10⁶ of these. */
-class SimContext implements NodeContext<any>, ThreadContext<any>, Reporter {
-  constructor(readonly sim: Simulation, readonly actor: Actor) {}
+  // ActorContext
   get self(): number {
-    return this.actor.node.id;
+    return this.node.id;
   }
   get report(): Reporter {
     return this;
@@ -146,41 +146,50 @@ class SimContext implements NodeContext<any>, ThreadContext<any>, Reporter {
     return this.sim.now;
   }
   random(): number {
-    return this.actor.node.rng.next();
+    return this.node.rng.next();
   }
   setTimer(delayMs: number, tag: number): TimerId {
-    return this.sim.setTimer(this.actor, delayMs, tag);
+    return this.sim.setTimer(this, delayMs, tag);
   }
   cancelTimer(id: TimerId): void {
     this.sim.cancelTimer(id);
   }
   send(to: number, msg: unknown): void {
-    this.sim.send(this.actor, to, msg);
+    this.sim.send(this, to, msg);
   }
   connect(peer: number): ConnectResult {
-    return this.sim.connect(this.actor, peer);
+    return this.sim.connect(this, peer);
   }
   disconnect(peer: number): void {
-    this.sim.disconnect(this.actor, peer);
+    this.sim.disconnect(this, peer);
   }
+  // NodeContext
   membership(): readonly number[] {
     return this.sim.truth.membershipList(this.sim.now);
   }
   spawnThread(entry: ThreadEntryRef, init: unknown): SpawnResult {
-    return this.sim.spawnThread(this.actor, entry, init);
+    return this.sim.spawnThread(this, entry, init);
   }
+  // ThreadContext
   postToParent(msg: unknown): void {
-    this.sim.post(this.actor.node.main, this.actor, msg);
+    this.sim.post(this.node.main, this, msg);
+  }
+  // ThreadHandle (held by the parent)
+  post(msg: unknown): void {
+    this.sim.post(this, this.parent!, msg);
+  }
+  stop(): void {
+    this.sim.stopActor(this);
   }
   // Reporter
   memberUp(member: number): void {
-    this.sim.measures.memberUp(this.actor.node.id, member, this.sim.now);
+    this.sim.measures.memberUp(this.node.id, member, this.sim.now);
   }
   memberDown(member: number): void {
-    this.sim.measures.memberDown(this.actor.node.id, member, this.sim.now);
+    this.sim.measures.memberDown(this.node.id, member, this.sim.now);
   }
   shardUpdated(shard: number, version: number): void {
-    this.sim.measures.shardUpdated(this.actor.node.id, shard, version, this.sim.now);
+    this.sim.measures.shardUpdated(this.node.id, shard, version, this.sim.now);
   }
   count(name: string, delta = 1): void {
     this.sim.measures.count(name, delta);
@@ -201,7 +210,10 @@ export class Simulation {
   readonly #net: Rng;
   readonly #harness: Rng;
   readonly #cancelled = new Set<number>();
-  readonly #posts: Array<[Actor, Actor, unknown]> = [];
+  // pending posts between a node and its threads, as parallel arrays (no allocation per post)
+  readonly #postTo: Actor[] = [];
+  readonly #postFrom: Actor[] = [];
+  readonly #postMsg: unknown[] = [];
   #lossRate: number;
   #latencyTail: number;
   /** live node ids, for uniform choice; #liveIndex[id] is the position or -1 */
@@ -268,7 +280,7 @@ export class Simulation {
       q.pop();
       this.now = q.time;
       this.#dispatch(q.kind, q.a, q.b, q.payload, q.seq);
-      if (this.#posts.length > 0) this.#drainPosts();
+      if (this.#postTo.length > 0) this.#drainPosts();
       if (++this.events >= nextCheck) {
         nextCheck += 1 << 16;
         cfg.onProgress?.(this.now, this.events);
@@ -350,13 +362,14 @@ export class Simulation {
 
   #drainPosts(): void {
     // posts may cause more posts; FIFO keeps them in order
-    for (let i = 0; i < this.#posts.length; i++) {
-      const [to, from, msg] = this.#posts[i];
-      if (!to.alive || !from.node.alive) continue;
+    const tos = this.#postTo, froms = this.#postFrom, msgs = this.#postMsg;
+    for (let i = 0; i < tos.length; i++) {
+      const to = tos[i], from = froms[i], msg = msgs[i];
+      if (!to.alive || !from.alive) continue; // posts of a stopped actor die with it
       if (to.isThread) (to.impl as ThreadActor<any>).onParentMessage(msg);
-      else (to.impl as NodeProtocol<any>).onThreadMessage?.(from.handle!, msg);
+      else (to.impl as NodeProtocol<any>).onThreadMessage?.(from, msg);
     }
-    this.#posts.length = 0;
+    tos.length = froms.length = msgs.length = 0;
   }
 
   // ---- effects called by contexts ----------------------------------------------------------
@@ -465,32 +478,23 @@ export class Simulation {
       this.limitHit('memory', node);
       return { ok: false, reason: 'memory' };
     }
-    const actor = new Actor(this.actors.length, node, true);
+    const actor = new Actor(this, this.actors.length, node, true, parent);
     this.actors.push(actor);
-    actor.ctx = new SimContext(this, actor);
-    const sim = this;
-    actor.handle = {
-      id: actor.id,
-      post(msg: unknown) {
-        sim.post(actor, parent, msg);
-      },
-      stop() {
-        sim.#stopActor(actor);
-      },
-    };
     node.threads++;
     (node.threadActors ??= new Set()).add(actor);
     if (node.threads > node.peakThreads) node.peakThreads = node.threads;
     this.#notePeakMemory(node);
-    actor.impl = main(actor.ctx, init);
-    return { ok: true, thread: actor.handle };
+    actor.impl = main(actor, init);
+    return { ok: true, thread: actor };
   }
 
   post(to: Actor, from: Actor, msg: unknown): void {
-    this.#posts.push([to, from, msg]);
+    this.#postTo.push(to);
+    this.#postFrom.push(from);
+    this.#postMsg.push(msg);
   }
 
-  #stopActor(actor: Actor): void {
+  stopActor(actor: Actor): void {
     if (!actor.alive) return;
     actor.alive = false;
     const node = actor.node;
@@ -536,9 +540,8 @@ export class Simulation {
     node.startedAt = startedAt;
     node.threads = this.cfg.limits.baseThreadsPerNode;
     node.peakThreads = node.threads;
-    const actor = new Actor(this.actors.length, node, false);
+    const actor = new Actor(this, this.actors.length, node, false, null);
     this.actors.push(actor);
-    actor.ctx = new SimContext(this, actor);
     node.main = actor;
     if (startedAt !== -Infinity) this.truth.nodeStarted(id, startedAt);
     this.#liveIndex[id] = this.#liveIds.length;
@@ -558,14 +561,14 @@ export class Simulation {
       shardCluster: this.truth.shardCluster.slice(),
       shardVersion: this.truth.shardVersion.slice(),
     };
-    actor.impl = this.cfg.protocol.create(actor.ctx, this.cfg.params);
+    actor.impl = this.cfg.protocol.create(actor, this.cfg.params);
     actor.impl.start(boot);
   }
 
   #stopNode(node: SimNode, crashed: boolean): void {
     if (!node.alive) return;
     if (!crashed) (node.main.impl as NodeProtocol<any>).leave();
-    if (this.#posts.length > 0) this.#drainPosts();
+    if (this.#postTo.length > 0) this.#drainPosts();
     node.alive = false;
     this.nodeSecondsAlive += (this.now - Math.max(0, node.startedAt)) / 1000;
     for (const t of node.threadActors ?? []) t.alive = false;
