@@ -56,20 +56,20 @@ class AsyncMultiplexedNode implements NodeProtocol<AllToAllMsg> {
    */
   #addPeer(m: NodeId, announce = true): void {
     const ctx = this.#ctx;
-    if (m === ctx.self || this.#view.flag(m) === 1) return;
+    if (m === ctx.self || this.#view.flag(m)) return;
     // a refused connection (fd limit) leaves the peer out; the next poll tries again
     if (ctx.connect(m) !== 'ok') {
       ctx.report.count('connectRefused');
       return;
     }
     this.#peers.push(m);
-    this.#view.setFlag(m, 1);
+    this.#view.setFlag(m, true);
     if (announce) ctx.send(m, { t: FULL_STATE, seq: this.#seq, u: this.#view.ownState() });
   }
 
   #dropPeer(m: NodeId): void {
-    if (this.#view.flag(m) === 0) return;
-    this.#view.setFlag(m, 0);
+    if (!this.#view.flag(m)) return;
+    this.#view.setFlag(m, false);
     this.#peers = this.#peers.filter((p) => p !== m);
     this.#ctx.disconnect(m);
     this.#view.forget(m);
@@ -101,7 +101,7 @@ class AsyncMultiplexedNode implements NodeProtocol<AllToAllMsg> {
       case SYNC:
       case FULL_STATE:
         // a first contact from a node we did not know yet (it joined): sync with it too
-        if (this.#view.flag(from) === 0) this.#addPeer(from);
+        if (!this.#view.flag(from)) this.#addPeer(from);
         if (this.#view.receive(from, msg.seq, msg.u, msg.t === FULL_STATE, ctx.now())) ctx.send(from, SYNC_REQUEST_MSG);
         return;
       case SYNC_REQUEST:

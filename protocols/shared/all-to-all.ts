@@ -53,13 +53,15 @@ export const allToAllCodec: Codec<AllToAllMsg> = {
   },
 };
 
-// Per-member state, packed as 4 words per member in one Uint32Array so that handling a message
-// touches one cache line of the receiver's view (N nodes × N members is the hot data set).
-const HEARD = 0; // whole milliseconds + 1 of the last message from the member; 0 = never
-const SEQ = 1; // highest Sync seq seen from the member
-const UP = 2; // 1 while the member is in the view
-const FLAG = 3; // free for the protocol (async-multiplexed: 1 = a peer it syncs with)
-const STRIDE = 4;
+// Per-member state, packed as 2 words per member in one Uint32Array so that handling a message
+// touches 8 bytes of the receiver's view: N nodes × N members is the hot data set, and halving
+// it keeps more of it within the cache and the TLB.
+const HEARD = 0; // word 0: whole milliseconds + 1 of the last message from the member; 0 = never
+const SEQ = 1; // word 1: highest Sync seq seen (low 30 bits) | UP_BIT | FLAG_BIT
+const SEQ_MASK = 0x3fffffff;
+const UP_BIT = 0x80000000; // the member is in the view
+const FLAG_BIT = 0x40000000; // free for the protocol (async-multiplexed: a peer it syncs with)
+const STRIDE = 2;
 
 /**
  * One node's beliefs: live members (heard from within failAfterMs) and the shard map.
@@ -100,15 +102,16 @@ export class AllToAllView {
   }
 
   isUp(m: NodeId): boolean {
-    return m * STRIDE < this.#st.length && this.#st[m * STRIDE + UP] === 1;
+    return m * STRIDE < this.#st.length && (this.#st[m * STRIDE + SEQ] & UP_BIT) !== 0;
   }
 
-  flag(m: NodeId): number {
-    return m * STRIDE < this.#st.length ? this.#st[m * STRIDE + FLAG] : 0;
+  flag(m: NodeId): boolean {
+    return m * STRIDE < this.#st.length && (this.#st[m * STRIDE + SEQ] & FLAG_BIT) !== 0;
   }
 
-  setFlag(m: NodeId, v: number): void {
-    this.#fit(m)[m * STRIDE + FLAG] = v;
+  setFlag(m: NodeId, on: boolean): void {
+    const st = this.#fit(m), i = m * STRIDE + SEQ;
+    st[i] = on ? st[i] | FLAG_BIT : st[i] & ~FLAG_BIT;
   }
 
   /** A reshard made here. Returns the triple to send. */
@@ -143,8 +146,8 @@ export class AllToAllView {
     const st = this.#fit(from);
     const i = from * STRIDE;
     st[i + HEARD] = Math.floor(now) + 1;
-    if (st[i + UP] === 0 && from !== this.#self) {
-      st[i + UP] = 1;
+    if ((st[i + SEQ] & UP_BIT) === 0 && from !== this.#self) {
+      st[i + SEQ] |= UP_BIT;
       this.#upCount++;
       this.#report.memberUp(from);
     }
@@ -154,15 +157,17 @@ export class AllToAllView {
   receive(from: NodeId, seq: number, u: Updates, isFull: boolean, now: number): boolean {
     this.heard(from, now);
     const i = from * STRIDE + SEQ;
-    const prev = this.#st[i];
-    if (seq > prev) this.#st[i] = seq;
+    const word = this.#st[i];
+    const prev = word & SEQ_MASK;
+    // seqs past 2^30 (34 years at one Sync a second) would wrap; runs are far shorter
+    if (seq > prev) this.#st[i] = (word & ~SEQ_MASK) | (seq & SEQ_MASK);
     if (u.length > 0) this.apply(u);
     return !isFull && seq > prev + 1;
   }
 
   down(member: NodeId): void {
     if (!this.isUp(member)) return;
-    this.#st[member * STRIDE + UP] = 0;
+    this.#st[member * STRIDE + SEQ] &= ~UP_BIT;
     this.#upCount--;
     this.#report.memberDown(member);
   }
@@ -172,14 +177,14 @@ export class AllToAllView {
     const st = this.#st;
     const cutoff = Math.floor(now) + 1 - this.#failAfterMs;
     for (let m = 0, i = 0; m <= this.#maxId; m++, i += STRIDE) {
-      if (st[i + UP] === 1 && st[i + HEARD] < cutoff) this.down(m);
+      if ((st[i + SEQ] & UP_BIT) !== 0 && st[i + HEARD] < cutoff) this.down(m);
     }
   }
 
   /** Forgets a member entirely (it left the membership list): a later first contact is a new start. */
   forget(member: NodeId): void {
     this.down(member);
-    if (member * STRIDE < this.#st.length) this.#st[member * STRIDE + SEQ] = 0;
+    if (member * STRIDE < this.#st.length) this.#st[member * STRIDE + SEQ] &= ~SEQ_MASK;
   }
 }
 

@@ -26,6 +26,12 @@ export function ms(p: { p50: number; p99: number; max: number } | null): string 
   return p ? `${(p.p50 / 1000).toFixed(1)}/${(p.max / 1000).toFixed(1)}s` : '–';
 }
 
+/** "240→280" when the fleet changed size during the run. */
+function nodes(r: Result): string {
+  const last = r.timeseries[r.timeseries.length - 1]?.liveNodes ?? r.run.nodes;
+  return last === r.run.nodes ? String(r.run.nodes) : `${r.run.nodes}→${last}`;
+}
+
 export function comparisonTable(results: readonly Result[]): string {
   const t = new Table({
     head: ['protocol', 'nodes', 'misroutes', 'tail misroutes', 'threads/node', 'memory/node', 'msgs/node/s', 'staleness p50/max', 'limits hit', 'healthy'],
@@ -35,7 +41,7 @@ export function comparisonTable(results: readonly Result[]): string {
     const s = r.summary;
     t.push([
       r.run.protocol,
-      String(r.run.nodes) + (r.run.completed ? '' : ' (stopped)'),
+      nodes(r) + (r.run.completed ? '' : ' (stopped)'),
       pct(s.requests.misrouteRate),
       pct(s.requests.tailMisrouteRate),
       num(s.threads.peakPerNode),

@@ -98,9 +98,10 @@ export function buildProgram(): Command {
     .option('--seed <S>', 'seed for every random choice (default 1)', intArg('--seed'))
     .option('-d, --duration <time>', 'simulated time, e.g. 60s, 500ms, 2m (default: the scenario\'s)')
     .option('--set <key=value>', 'override a protocol parameter or limits.*, costs.*, network.*, fleet.* (repeatable)', collect, [])
+    .option('--costs <file>', 'cost profile from `fleetbench calibrate` (measured costs instead of the defaults)')
     .option('-o, --out <file>', `result file (default ${RUNS_DIR}/<scenario>-<protocol>-n<N>-s<seed>.json)`)
     .option('-q, --quiet', 'no progress bar')
-    .action(async (o: { protocol: string; scenario: string; nodes?: number; seed?: number; duration?: string; set: string[]; out?: string; quiet?: boolean }) => {
+    .action(async (o: { protocol: string; scenario: string; nodes?: number; seed?: number; duration?: string; set: string[]; costs?: string; out?: string; quiet?: boolean }) => {
       const req: RunRequest = {
         protocol: o.protocol,
         scenario: o.scenario,
@@ -108,6 +109,7 @@ export function buildProgram(): Command {
         seed: o.seed,
         durationMs: o.duration === undefined ? undefined : parseDuration(o.duration),
         sets: o.set,
+        costsFile: o.costs,
       };
       const cfg = resolveRun(req);
       const out = resolve(o.out ?? defaultOutPath(cfg));

@@ -19,6 +19,7 @@ import {
 import { UsageError } from '../cli/errors.ts';
 import { getProtocol } from '../protocols.ts';
 import { loadScenario, type Scenario } from './scenario.ts';
+import { loadCostProfile } from '../model/cost-profile.ts';
 import type { FleetSettings } from './truth.ts';
 
 export interface RunRequest {
@@ -30,6 +31,8 @@ export interface RunRequest {
   durationMs?: number;
   /** "key=value" overrides: a protocol parameter, or limits.X, costs.X, network.X, fleet.X */
   sets?: readonly string[];
+  /** a cost profile written by `fleetbench calibrate`; applied before --set */
+  costsFile?: string;
 }
 
 export interface RunConfig {
@@ -43,6 +46,8 @@ export interface RunConfig {
   limits: Limits;
   network: NetworkModel;
   fleet: FleetSettings;
+  /** the cost profile file the costs came from, or null for the built-in defaults */
+  costProfile: string | null;
 }
 
 export const DEFAULT_SEED = 1;
@@ -88,6 +93,7 @@ export function resolveRun(req: RunRequest): RunConfig {
   const params: Record<string, number | boolean | string> = {};
   for (const [k, spec] of Object.entries(protocol.params)) params[k] = spec.default;
   const costs = defaultCosts();
+  if (req.costsFile) Object.assign(costs, loadCostProfile(req.costsFile).costs);
   const limits = { ...defaultLimits(), ...scenario.limits } as Limits;
   const network = { ...defaultNetwork(), ...scenario.network } as NetworkModel;
   const f = scenario.fleet;
@@ -144,5 +150,5 @@ export function resolveRun(req: RunRequest): RunConfig {
   if (limits.baseThreadsPerNode >= limits.threadsPerNode) {
     throw new UsageError(`limits.baseThreadsPerNode: ${limits.baseThreadsPerNode} leaves no thread under limits.threadsPerNode ${limits.threadsPerNode}`);
   }
-  return { protocol, params, scenario, nodes, seed, durationMs, costs, limits, network, fleet };
+  return { protocol, params, scenario, nodes, seed, durationMs, costs, limits, network, fleet, costProfile: req.costsFile ?? null };
 }

@@ -46,6 +46,8 @@ export const ResultSchema = z.object({
     params: Dict,
     limits: Dict,
     costs: Dict,
+    /** the cost profile file (`fleetbench calibrate`) the costs came from; null = built-in defaults */
+    costProfile: z.string().nullable(),
     network: Dict,
     fleet: Dict,
   }),

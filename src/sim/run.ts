@@ -81,6 +81,7 @@ function buildResult(cfg: RunConfig, sim: Simulation, wall: { wallMs: number; pe
       params: { ...cfg.params },
       limits: { ...cfg.limits },
       costs: { ...cfg.costs },
+      costProfile: cfg.costProfile,
       network: { ...cfg.network },
       fleet: { ...cfg.fleet },
     },

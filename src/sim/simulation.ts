@@ -113,7 +113,6 @@ class SimNode {
   peakThreads = 0;
   peakFds = 0;
   peakMemory = 0;
-  cpuUs = 0;
   cpuUsWindowStart = 0;
   msgsSent = 0;
   bytesSent = 0;
@@ -133,7 +132,11 @@ class Actor implements NodeContext<any>, ThreadContext<any>, Reporter, ThreadHan
   impl!: NodeProtocol<any> | ThreadActor<any>;
   /** peers this actor dialed */
   dialed: Set<number> | null = null;
-  constructor(readonly sim: Simulation, readonly id: number, readonly node: SimNode, readonly isThread: boolean, readonly parent: Actor | null) {}
+  /** the node's id, copied so the hot path need not touch the SimNode */
+  readonly nid: number;
+  constructor(readonly sim: Simulation, readonly id: number, readonly node: SimNode, readonly isThread: boolean, readonly parent: Actor | null) {
+    this.nid = node.id;
+  }
 
   // ActorContext
   get self(): number {
@@ -219,6 +222,11 @@ export class Simulation {
   /** live node ids, for uniform choice; #liveIndex[id] is the position or -1 */
   readonly #liveIds: number[] = [];
   #liveIndex: Int32Array;
+  // hot per-node state in dense arrays (see DELIVER)
+  readonly #paused: Float64Array;
+  readonly #cpuUs: Float64Array;
+  readonly #mainOf: Actor[] = [];
+  readonly #receiversOf: Array<Map<number, Actor> | null> = [];
 
   // totals
   messages = 0;
@@ -250,6 +258,8 @@ export class Simulation {
     const maxNodes = cfg.nodes + cfg.scenario.events.reduce((n, e) => n + (e.type === 'add' ? e.count : 0), 0);
     this.measures = new Measures(maxNodes);
     this.#liveIndex = new Int32Array(maxNodes).fill(-1);
+    this.#paused = new Float64Array(maxNodes);
+    this.#cpuUs = new Float64Array(maxNodes);
     this.#net = new Rng(cfg.seed, 0x6e6574); // 'net'
     this.#harness = new Rng(cfg.seed, 0x686172); // 'har'
     this.truth = new Truth(cfg.fleet, this.#harness);
@@ -303,24 +313,23 @@ export class Simulation {
         // a timer deferred by a pause carries its original id in the payload
         const id = payload === undefined ? seq : (payload as number);
         if (this.#cancelled.size > 0 && this.#cancelled.delete(id)) return;
-        const node = actor.node;
-        if (node.pausedUntil > this.now) {
-          node.deferred.push([TIMER, a, b, id]);
+        if (this.#paused[actor.nid] > this.now) {
+          actor.node.deferred.push([TIMER, a, b, id]);
           return;
         }
         actor.impl.onTimer(b);
         return;
       }
       case DELIVER: {
-        const node = this.nodes[a];
-        if (!node.alive) return;
-        if (node.pausedUntil > this.now) {
-          node.deferred.push([DELIVER, a, b, payload]);
+        // hot path: dense per-node arrays, so a delivery touches no SimNode
+        const receivers = this.#receiversOf[a];
+        const receiver = (receivers !== null && receivers.get(b)) || this.#mainOf[a];
+        if (!receiver.alive) return; // a dead node's main actor is dead too
+        if (this.#paused[a] > this.now) {
+          this.nodes[a].deferred.push([DELIVER, a, b, payload]);
           return;
         }
-        const receiver = node.receivers?.get(b) ?? node.main;
-        if (!receiver.alive) return;
-        node.cpuUs += this.cfg.costs.cpuUsPerMessage;
+        this.#cpuUs[a] += this.cfg.costs.cpuUsPerMessage;
         this.cpuUsTotal += this.cfg.costs.cpuUsPerMessage;
         receiver.impl.onMessage(b, payload);
         return;
@@ -395,7 +404,7 @@ export class Simulation {
     }
     node.msgsSent++;
     node.bytesSent += bytes;
-    node.cpuUs += this.cfg.costs.cpuUsPerMessage;
+    this.#cpuUs[node.id] += this.cfg.costs.cpuUsPerMessage;
     this.cpuUsTotal += this.cfg.costs.cpuUsPerMessage;
     this.messages++;
     this.bytes += bytes;
@@ -441,7 +450,7 @@ export class Simulation {
     if (actor.dialed?.has(peerId)) return 'ok';
     conn.holders++;
     (actor.dialed ??= new Set()).add(peerId);
-    if (actor.isThread) (node.receivers ??= new Map()).set(peerId, actor);
+    if (actor.isThread) (node.receivers ??= this.#receiversOf[node.id] = new Map()).set(peerId, actor);
     return 'ok';
   }
 
@@ -543,6 +552,8 @@ export class Simulation {
     const actor = new Actor(this, this.actors.length, node, false, null);
     this.actors.push(actor);
     node.main = actor;
+    this.#mainOf[id] = actor;
+    this.#receiversOf[id] = null;
     if (startedAt !== -Infinity) this.truth.nodeStarted(id, startedAt);
     this.#liveIndex[id] = this.#liveIds.length;
     this.#liveIds.push(id);
@@ -580,6 +591,7 @@ export class Simulation {
     node.conns.clear();
     node.fds = 0;
     node.receivers = null;
+    this.#receiversOf[node.id] = null;
     node.deferred = [];
     const idx = this.#liveIndex[node.id];
     const last = this.#liveIds.pop()!;
@@ -621,7 +633,7 @@ export class Simulation {
         return;
       case 'pause':
         for (const n of this.#pickLive(e.count, true)) {
-          n.pausedUntil = this.now + e.forMs;
+          n.pausedUntil = this.#paused[n.id] = this.now + e.forMs;
           this.q.push(n.pausedUntil, RESUME, n.id, 0, undefined);
         }
         return;
@@ -689,8 +701,8 @@ export class Simulation {
       if (mem > memMax) memMax = mem;
       if (n.threads > threadsMax) threadsMax = n.threads;
       if (n.fds > fdsMax) fdsMax = n.fds;
-      const cpu = n.cpuUs - n.cpuUsWindowStart;
-      n.cpuUsWindowStart = n.cpuUs;
+      const cpu = this.#cpuUs[id] - n.cpuUsWindowStart;
+      n.cpuUsWindowStart = this.#cpuUs[id];
       if (windowMs > 0 && cpu > cpuCap) this.limitHit('cpu', n);
     }
     this.samples.push({
