@@ -4,7 +4,7 @@ import type { Result } from '../src/results/schema.ts';
 import type { Scenario } from '../src/harness/scenario.ts';
 import { loadScenario } from '../src/harness/scenario.ts';
 
-export function simulate(req: RunRequest): Promise<Result> {
+export async function simulate(req: RunRequest): Promise<Result> {
   return runSim(resolveRun(req));
 }
 

@@ -9,6 +9,7 @@ describe('kinesis-2020', () => {
   let tpp: Result;
   let async: Result;
   let tppRoomy: Result;
+  let cells: Result;
 
   beforeAll(async () => {
     tpp = await simulate({ protocol: 'thread-per-peer', scenario: 'kinesis-2020' });
@@ -19,6 +20,7 @@ describe('kinesis-2020', () => {
       scenario: 'kinesis-2020',
       sets: [`limits.threadsPerNode=${279 + LIMITS.baseThreadsPerNode.value}`],
     });
+    cells = await simulate({ protocol: 'cell-partitioned', scenario: 'kinesis-2020', sets: ['cellSize=64', 'inner=thread-per-peer'] });
   });
 
   it('thread-per-peer hits the thread limit on every node after the addition and keeps misrouting', () => {
@@ -51,5 +53,15 @@ describe('kinesis-2020', () => {
     expect(tppRoomy.summary.requests.tailMisrouteRate).toBe(0);
     expect(tppRoomy.summary.shardMap.unconverged).toBe(0);
     expect(tppRoomy.summary.healthy).toBe(true);
+  });
+
+  it('cell-partitioned with inner thread-per-peer and C−1 under the limit hits no limit and converges, on the seed where flat thread-per-peer fails', () => {
+    expect(cells.run.seed).toBe(tpp.run.seed);
+    expect(cells.summary.limitsHit).toEqual([]);
+    expect(cells.summary.threads.peakPerNode).toBe(63 + LIMITS.baseThreadsPerNode.value);
+    expect(cells.summary.requests.tailMisrouteRate).toBe(0);
+    expect(cells.summary.shardMap.unconverged).toBe(0);
+    expect(cells.summary.cells!.count).toBe(5); // 280 nodes in cells of 64
+    expect(cells.summary.healthy).toBe(true);
   });
 });

@@ -146,6 +146,29 @@ export interface Codec<M> {
   decode(bytes: Uint8Array): M;
 }
 
+/**
+ * The thin shared layer in front of a partitioned fleet (AWS's cell router): a versioned cell map
+ * held in memory. Control plane, not a node: the runtime consults it where a node joins, where a
+ * request goes and which clusters a reshard may pick. Deterministic and free of I/O like a
+ * protocol. A flat protocol has none: the runtime then treats the fleet as one cell.
+ */
+export interface CellRouter {
+  /** The cell a node joining now belongs to (capacity placement). Called once per node, in join order. */
+  place(node: NodeId): number;
+  /** The node left the fleet (crash, OOM or leave). */
+  removed(node: NodeId): void;
+  /** Shards moved to a cell opened by the last `place` (migrations, made as reshards); empty otherwise. */
+  takeMigrations(): readonly ShardId[];
+  /** The cell whose FEs serve `shard`, per the current cell map. */
+  cellOfShard(shard: ShardId): number;
+  /** The back-end clusters a cell owns; a reshard in that cell picks among them. */
+  clustersOf(cell: number): readonly ClusterId[];
+  /** Number of cells opened so far. */
+  readonly cells: number;
+  /** Bumped on every change of the cell map. */
+  readonly version: number;
+}
+
 export interface ProtocolDefinition<M = unknown> {
   readonly name: string;
   /** One line for `fleetbench list`. */
@@ -155,4 +178,11 @@ export interface ProtocolDefinition<M = unknown> {
   /** Thread entry points this protocol may spawn; the simulator loads them before a run. */
   readonly threadEntries?: readonly ThreadEntryRef[];
   create(ctx: NodeContext<M>, params: ParamValues): NodeProtocol<M>;
+  /**
+   * A definition whose codec or threads depend on its parameters (cell-partitioned and its inner
+   * protocol) returns the definition to run once parameters are known.
+   */
+  specialize?(params: ParamValues): ProtocolDefinition<M>;
+  /** Partitioned fleets: the cell router. Nodes then see only their own cell's members. */
+  createRouter?(params: ParamValues, fleet: { readonly shards: number; readonly clusters: number }): CellRouter;
 }

@@ -10,6 +10,8 @@
  * - false positive: a live node drops a member that is alive in the truth (paused counts as alive).
  * - shard-map staleness: from a reshard until every live FE reports its version (or a newer one).
  *   Reshards still unconverged at the end count with their age at the end: a lower bound.
+ * - in a partitioned fleet "every node" means every node of the same cell: a node is only meant
+ *   to know its cell's members and its cell's shards. A flat fleet is one cell.
  */
 
 export type LimitName = 'threads' | 'fds' | 'memory' | 'cpu';
@@ -42,6 +44,7 @@ class Bitset {
 }
 
 interface PendingReshard {
+  cell: number;
   shard: number;
   version: number;
   t0: number;
@@ -64,6 +67,9 @@ export class Measures {
   readonly #upLive: Int32Array;
   readonly live: Uint8Array;
   liveCount = 0;
+  /** each node's cell (0 in a flat fleet) and the live nodes per cell */
+  readonly cellOf: Int32Array;
+  readonly #liveInCell: number[] = [];
 
   readonly #joinStart = new Map<number, number>();
   readonly joinSamples: number[] = [];
@@ -87,6 +93,11 @@ export class Measures {
     this.#viewSize = new Int32Array(maxNodes);
     this.#upLive = new Int32Array(maxNodes);
     this.live = new Uint8Array(maxNodes);
+    this.cellOf = new Int32Array(maxNodes);
+  }
+
+  liveInCell(cell: number): number {
+    return this.#liveInCell[cell] ?? 0;
   }
 
   viewSize(o: number): number {
@@ -99,11 +110,14 @@ export class Measures {
 
   // ---- lifecycle --------------------------------------------------------------------------
 
-  nodeStarted(o: number, t: number, joined: boolean): void {
+  nodeStarted(o: number, t: number, joined: boolean, cell = 0): void {
     this.live[o] = 1;
     this.liveCount++;
+    this.cellOf[o] = cell;
+    this.#liveInCell[cell] = this.liveInCell(cell) + 1;
     // a starting node reads the shard map from the configuration store: it has every version
     for (const r of this.#reshards.values()) {
+      if (r.cell !== cell) continue;
       r.have.set(o);
       r.count++;
     }
@@ -116,6 +130,7 @@ export class Measures {
     if (!this.live[o]) return;
     this.live[o] = 0;
     this.liveCount--;
+    this.#liveInCell[this.cellOf[o]]--;
     const base = o * this.#words;
     for (let w = 0; w < this.#words; w++) {
       let bits = this.#view[base + w];
@@ -144,7 +159,7 @@ export class Measures {
     this.#viewSize[o]++;
     this.#upLive[m]++;
     const start = this.#joinStart.get(m);
-    if (start !== undefined && this.#upLive[m] >= this.liveCount - 1) {
+    if (start !== undefined && this.#upLive[m] >= this.liveInCell(this.cellOf[m]) - 1) {
       this.joinSamples.push(t - start);
       this.#joinStart.delete(m);
     }
@@ -171,18 +186,19 @@ export class Measures {
     }
   }
 
-  reshard(shard: number, version: number, t: number): void {
+  /** A reshard that the FEs of `cell` must all learn. */
+  reshard(shard: number, version: number, t: number, cell = 0): void {
     this.reshardCount++;
     if (this.#reshards.has(shard)) this.supersededReshards++;
-    this.#reshards.set(shard, { shard, version, t0: t, have: new Bitset(this.maxNodes), count: 0 });
+    this.#reshards.set(shard, { cell, shard, version, t0: t, have: new Bitset(this.maxNodes), count: 0 });
   }
 
   shardUpdated(o: number, shard: number, version: number, t: number): void {
     const r = this.#reshards.get(shard);
-    if (!r || !this.live[o] || version < r.version || r.have.has(o)) return;
+    if (!r || !this.live[o] || this.cellOf[o] !== r.cell || version < r.version || r.have.has(o)) return;
     r.have.set(o);
     r.count++;
-    if (r.count >= this.liveCount) {
+    if (r.count >= this.liveInCell(r.cell)) {
       this.stalenessSamples.push(t - r.t0);
       this.#reshards.delete(shard);
     }
@@ -209,7 +225,7 @@ export class Measures {
   /** Completions that a change in the live set can cause. */
   #settle(t: number): void {
     for (const [m, start] of this.#joinStart) {
-      if (this.live[m] && this.#upLive[m] >= this.liveCount - 1) {
+      if (this.live[m] && this.#upLive[m] >= this.liveInCell(this.cellOf[m]) - 1) {
         this.joinSamples.push(t - start);
         this.#joinStart.delete(m);
       }
@@ -226,22 +242,23 @@ export class Measures {
       }
     }
     for (const [s, r] of this.#reshards) {
-      if (r.count >= this.liveCount) {
+      if (r.count >= this.liveInCell(r.cell)) {
         this.stalenessSamples.push(t - r.t0);
         this.#reshards.delete(s);
       }
     }
   }
 
-  /** 1 − (missing + stale entries) / (live observers × (live members − 1)). */
+  /** 1 − (missing + stale entries) / Σ over cells of (live observers × (live members − 1)). */
   viewAccuracy(): number {
-    const n = this.liveCount;
-    if (n <= 1) return 1;
+    let expected = 0;
+    for (const n of this.#liveInCell) if (n > 1) expected += n * (n - 1);
+    if (expected === 0) return 1;
     let wrong = 0;
     for (let m = 0; m < this.maxNodes; m++) {
-      wrong += this.live[m] ? n - 1 - this.#upLive[m] : this.#upLive[m];
+      wrong += this.live[m] ? this.liveInCell(this.cellOf[m]) - 1 - this.#upLive[m] : this.#upLive[m];
     }
-    return 1 - wrong / (n * (n - 1));
+    return 1 - wrong / expected;
   }
 
   get unconvergedReshards(): number {

@@ -146,9 +146,13 @@ export function resolveRun(req: RunRequest): RunConfig {
       throw new UsageError(`${field}: unknown group "${group}"; use a protocol parameter or limits.*, costs.*, network.*, fleet.*`);
     }
   }
+  const runnable = protocol.specialize?.(params) ?? protocol;
+  if (!runnable.createRouter && scenario.events.some((e) => e.type === 'crashCell')) {
+    throw new UsageError(`scenario ${scenario.name}: crashCell needs a protocol with cells (cell-partitioned); ${protocol.name} runs a flat fleet`);
+  }
   if (network.latencyMeanMs < network.latencyMinMs) throw new UsageError('network.latencyMeanMs: must be ≥ network.latencyMinMs');
   if (limits.baseThreadsPerNode >= limits.threadsPerNode) {
     throw new UsageError(`limits.baseThreadsPerNode: ${limits.baseThreadsPerNode} leaves no thread under limits.threadsPerNode ${limits.threadsPerNode}`);
   }
-  return { protocol, params, scenario, nodes, seed, durationMs, costs, limits, network, fleet, costProfile: req.costsFile ?? null };
+  return { protocol: runnable, params, scenario, nodes, seed, durationMs, costs, limits, network, fleet, costProfile: req.costsFile ?? null };
 }

@@ -22,6 +22,8 @@ export const ScenarioEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('partition'), ...at, fraction: z.number().gt(0).lt(1) }).strict(),
   z.object({ type: z.literal('heal'), ...at }).strict(),
   z.object({ type: z.literal('reshardStorm'), ...at, count, overMs: nonNeg.default(0) }).strict(),
+  /** every node of one cell crashes (protocols with cells only); `cell` defaults to a random one */
+  z.object({ type: z.literal('crashCell'), ...at, cell: z.number().int().min(0).optional() }).strict(),
 ]);
 export type ScenarioEvent = z.infer<typeof ScenarioEventSchema>;
 

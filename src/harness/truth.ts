@@ -2,6 +2,7 @@
  * The ground truth the harness owns and protocols never see: which nodes exist, what the
  * membership service lists (with its lag), and the real shard map (shard → back-end cluster).
  */
+import type { CellRouter } from '../contract/protocol.ts';
 import type { Rng } from '../sim/rng.ts';
 
 export interface FleetSettings {
@@ -27,12 +28,19 @@ export class Truth {
   #listComputedAt = NaN;
   #dirty = true;
 
-  constructor(settings: FleetSettings, rng: Rng) {
+  readonly #router: CellRouter;
+
+  /** `router` must already hold the initial fleet: each shard starts on a cluster of its cell. */
+  constructor(settings: FleetSettings, rng: Rng, router: CellRouter) {
     this.#settings = settings;
     this.#rng = rng;
+    this.#router = router;
     this.shardCluster = new Int32Array(settings.shards);
     this.shardVersion = new Uint32Array(settings.shards).fill(1);
-    for (let s = 0; s < settings.shards; s++) this.shardCluster[s] = rng.int(settings.clusters);
+    for (let s = 0; s < settings.shards; s++) {
+      const clusters = router.clustersOf(router.cellOfShard(s));
+      this.shardCluster[s] = clusters[rng.int(clusters.length)];
+    }
     if (settings.traffic === 'zipf') {
       const cdf = new Float64Array(settings.shards);
       let sum = 0;
@@ -77,11 +85,16 @@ export class Truth {
     return list;
   }
 
-  /** Moves a random shard to another cluster; returns the new entry. */
-  reshard(): { shard: number; cluster: number; version: number } {
-    const shard = this.#rng.int(this.#settings.shards);
+  /** A shard chosen uniformly, for a reshard. */
+  pickReshardShard(): number {
+    return this.#rng.int(this.#settings.shards);
+  }
+
+  /** Moves `shard` to another cluster of the cell that now owns it; returns the new entry. */
+  reshard(shard: number): { shard: number; cluster: number; version: number } {
     const old = this.shardCluster[shard];
-    const cluster = (old + 1 + this.#rng.int(this.#settings.clusters - 1)) % this.#settings.clusters;
+    const clusters = this.#router.clustersOf(this.#router.cellOfShard(shard)).filter((c) => c !== old);
+    const cluster = clusters.length > 0 ? clusters[this.#rng.int(clusters.length)] : old;
     this.shardCluster[shard] = cluster;
     const version = ++this.shardVersion[shard];
     return { shard, cluster, version };

@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../cli/errors.ts';
 import { describeIssue } from '../harness/scenario.ts';
+import { LiveSectionSchema } from '../live/schema.ts';
 
 export const RESULT_SCHEMA = 'fleetbench/result@1';
 
@@ -71,6 +72,19 @@ export const ResultSchema = z.object({
     }),
     shardMap: z.object({ reshards: Num, stalenessMs: Pct, unconverged: Num, superseded: Num }),
     protocolCounters: z.record(z.string(), Num),
+    /** partitioned fleets only (null for flat ones) */
+    cells: z
+      .object({
+        count: Num,
+        cellSize: Num,
+        nodesPerCell: z.object({ min: Num, max: Num }),
+        shardsPerCell: z.object({ min: Num, max: Num }),
+        /** share of requests failed or misrouted from the first crashCell event to the end; null without one */
+        blastRadius: Num.nullable(),
+        /** share of shards owned by the cells crashed by crashCell: the blast radius cells promise */
+        outageShardShare: Num.nullable(),
+      })
+      .nullable(),
     healthy: z.boolean(),
     healthChecks: z.array(HealthCheckSchema),
   }),
@@ -78,6 +92,8 @@ export const ResultSchema = z.object({
   sim: z
     .object({ events: Num, eventsPerSec: Num, wallMs: Num, simSecondsPerWallSecond: Num, peakRssBytes: Num })
     .nullable(),
+  /** live runs only: enforcement, wiring and OS figures (src/live/schema.ts) */
+  live: LiveSectionSchema.optional(),
 });
 
 export type Result = z.infer<typeof ResultSchema>;

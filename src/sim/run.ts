@@ -115,6 +115,7 @@ function buildResult(cfg: RunConfig, sim: Simulation, wall: { wallMs: number; pe
         superseded: m.supersededReshards,
       },
       protocolCounters: counters,
+      cells: sim.partitioned ? cellSummary(cfg, sim) : null,
       healthy: healthChecks.every((c) => c.ok),
       healthChecks,
     },
@@ -126,5 +127,20 @@ function buildResult(cfg: RunConfig, sim: Simulation, wall: { wallMs: number; pe
       simSecondsPerWallSecond: simulatedMs / 1000 / Math.max(wall.wallMs / 1000, 1e-9),
       peakRssBytes: wall.peakRss,
     },
+  };
+}
+
+function cellSummary(cfg: RunConfig, sim: Simulation): NonNullable<Result['summary']['cells']> {
+  const sizes = sim.cellSizes();
+  const shards = new Array<number>(sim.router.cells).fill(0);
+  for (let s = 0; s < cfg.fleet.shards; s++) shards[sim.router.cellOfShard(s)]++;
+  const crashed = sim.crashedCells;
+  return {
+    count: sim.router.cells,
+    cellSize: Number(cfg.params.cellSize),
+    nodesPerCell: { min: Math.min(...sizes), max: Math.max(...sizes) },
+    shardsPerCell: { min: Math.min(...shards), max: Math.max(...shards) },
+    blastRadius: sim.cellOutageAtMs === null ? null : sim.outageRequests ? sim.outageBad / sim.outageRequests : 0,
+    outageShardShare: crashed.size === 0 ? null : [...crashed].reduce((a, c) => a + shards[c], 0) / cfg.fleet.shards,
   };
 }

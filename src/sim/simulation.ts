@@ -36,6 +36,8 @@ import { EventQueue } from './event-queue.ts';
 import { Rng } from './rng.ts';
 import { Measures, type LimitName } from '../harness/measures.ts';
 import { Truth, type FleetSettings } from '../harness/truth.ts';
+import { FlatRouter } from '../harness/flat-router.ts';
+import type { CellRouter } from '../contract/protocol.ts';
 import type { Scenario, ScenarioEvent } from '../harness/scenario.ts';
 
 const TIMER = 0;
@@ -110,6 +112,7 @@ class SimNode {
   threadActors: Set<Actor> | null = null;
   rng: Rng;
   group = 0;
+  cell = 0;
   peakThreads = 0;
   peakFds = 0;
   peakMemory = 0;
@@ -168,7 +171,7 @@ class Actor implements NodeContext<any>, ThreadContext<any>, Reporter, ThreadHan
   }
   // NodeContext
   membership(): readonly number[] {
-    return this.sim.truth.membershipList(this.sim.now);
+    return this.sim.membershipOf(this.node.cell);
   }
   spawnThread(entry: ThreadEntryRef, init: unknown): SpawnResult {
     return this.sim.spawnThread(this, entry, init);
@@ -204,6 +207,19 @@ export class Simulation {
   readonly q = new EventQueue(1 << 14);
   readonly measures: Measures;
   readonly truth: Truth;
+  readonly router: CellRouter;
+  readonly partitioned: boolean;
+  /** cells of the initial fleet, placed before the truth's shard map is drawn */
+  readonly #initialCells: number[] = [];
+  /** per cell: live node ids, for uniform choice within a cell; #cellIndex[id] is the position */
+  readonly #cellLive: number[][] = [];
+  #cellIndex: Int32Array;
+  readonly #membershipCache = new Map<number, { src: readonly number[]; list: number[] }>();
+  /** the first crashCell event, and requests, failed or misrouted, from then on */
+  cellOutageAtMs: number | null = null;
+  readonly crashedCells = new Set<number>();
+  outageRequests = 0;
+  outageBad = 0;
   now = 0;
   events = 0;
   stoppedEarly = false;
@@ -258,11 +274,17 @@ export class Simulation {
     const maxNodes = cfg.nodes + cfg.scenario.events.reduce((n, e) => n + (e.type === 'add' ? e.count : 0), 0);
     this.measures = new Measures(maxNodes);
     this.#liveIndex = new Int32Array(maxNodes).fill(-1);
+    this.#cellIndex = new Int32Array(maxNodes).fill(-1);
     this.#paused = new Float64Array(maxNodes);
     this.#cpuUs = new Float64Array(maxNodes);
     this.#net = new Rng(cfg.seed, 0x6e6574); // 'net'
     this.#harness = new Rng(cfg.seed, 0x686172); // 'har'
-    this.truth = new Truth(cfg.fleet, this.#harness);
+    const created = cfg.protocol.createRouter?.(cfg.params, { shards: cfg.fleet.shards, clusters: cfg.fleet.clusters });
+    this.router = created ?? new FlatRouter(cfg.fleet.clusters);
+    this.partitioned = created !== undefined;
+    for (let i = 0; i < cfg.nodes; i++) this.#initialCells.push(this.router.place(i));
+    this.router.takeMigrations(); // the initial fleet starts from the final cell map
+    this.truth = new Truth(cfg.fleet, this.#harness, this.router);
     this.#lossRate = cfg.network.lossRate;
     this.#latencyTail = Math.max(0, cfg.network.latencyMeanMs - cfg.network.latencyMinMs);
     this.tailFromMs = cfg.durationMs - (cfg.scenario.tailMs ?? Math.min(10_000, cfg.durationMs / 4));
@@ -544,6 +566,18 @@ export class Simulation {
   #createNode(startedAt: number): SimNode {
     const id = this.nodes.length;
     const node = new SimNode(id, this.cfg.seed);
+    if (startedAt === -Infinity) node.cell = this.#initialCells[id];
+    else {
+      node.cell = this.router.place(id);
+      // a new cell opened: its share of shards moves to its clusters before its first FE boots
+      for (const shard of this.router.takeMigrations()) {
+        const { version } = this.truth.reshard(shard);
+        this.measures.reshard(shard, version, this.now, node.cell);
+        this.measures.count('migratedShards', 1);
+      }
+    }
+    (this.#cellLive[node.cell] ??= []).push(id);
+    this.#cellIndex[id] = this.#cellLive[node.cell].length - 1;
     this.nodes.push(node);
     node.alive = true;
     node.startedAt = startedAt;
@@ -557,13 +591,13 @@ export class Simulation {
     if (startedAt !== -Infinity) this.truth.nodeStarted(id, startedAt);
     this.#liveIndex[id] = this.#liveIds.length;
     this.#liveIds.push(id);
-    this.measures.nodeStarted(id, this.now, startedAt !== -Infinity);
+    this.measures.nodeStarted(id, this.now, startedAt !== -Infinity, node.cell);
     return node;
   }
 
   #bootNode(node: SimNode): void {
     const { id, startedAt, main: actor } = node;
-    const members = this.truth.membershipList(startedAt === -Infinity ? -Infinity : this.now).slice();
+    const members = this.membershipOf(node.cell, startedAt === -Infinity ? -Infinity : this.now).slice();
     if (!members.includes(id)) members.push(id);
     const boot: Bootstrap = {
       self: id,
@@ -600,6 +634,15 @@ export class Simulation {
       this.#liveIndex[last] = idx;
     }
     this.#liveIndex[node.id] = -1;
+    const cellLive = this.#cellLive[node.cell];
+    const ci = this.#cellIndex[node.id];
+    const lastInCell = cellLive.pop()!;
+    if (lastInCell !== node.id) {
+      cellLive[ci] = lastInCell;
+      this.#cellIndex[lastInCell] = ci;
+    }
+    this.#cellIndex[node.id] = -1;
+    this.router.removed(node.id);
     this.truth.nodeStopped(node.id, this.now);
     this.measures.nodeStopped(node.id, this.now, crashed);
   }
@@ -649,6 +692,16 @@ export class Simulation {
       case 'heal':
         for (const n of this.nodes) n.group = 0;
         return;
+      case 'crashCell': {
+        if (!this.partitioned) return; // refused at load time for flat protocols
+        const cells = this.cellSizes().map((n, c) => [n, c]).filter(([n]) => n > 0).map(([, c]) => c);
+        const cell = e.cell ?? cells[this.#harness.int(cells.length)];
+        if (cell === undefined) return;
+        this.cellOutageAtMs ??= this.now;
+        this.crashedCells.add(cell);
+        for (const id of [...(this.#cellLive[cell] ?? [])]) this.#stopNode(this.nodes[id], true);
+        return;
+      }
       case 'reshardStorm':
         for (let i = 0; i < e.count; i++) {
           const at = this.now + (e.count > 1 ? (e.overMs * i) / (e.count - 1) : 0);
@@ -658,26 +711,45 @@ export class Simulation {
     }
   }
 
+  /** The membership service's list as a node of `cell` sees it: only its own cell's members. */
+  membershipOf(cell: number, t = this.now): readonly number[] {
+    const all = this.truth.membershipList(t);
+    if (!this.partitioned) return all;
+    const cached = this.#membershipCache.get(cell);
+    if (cached && cached.src === all) return cached.list;
+    const list = all.filter((id) => this.nodes[id] !== undefined && this.nodes[id].cell === cell);
+    this.#membershipCache.set(cell, { src: all, list });
+    return list;
+  }
+
+  /** A reshard happens at the back end and is first seen by one live FE of the shard's cell. */
   #reshard(): void {
-    const [origin] = this.#pickLive(1, true);
-    if (!origin) return;
-    const { shard, cluster, version } = this.truth.reshard();
-    this.measures.reshard(shard, version, this.now);
+    const shard = this.truth.pickReshardShard();
+    const cell = this.router.cellOfShard(shard);
+    const candidates = (this.#cellLive[cell] ?? []).filter((id) => this.nodes[id].pausedUntil <= this.now);
+    if (candidates.length === 0) return; // no FE of that cell to make it
+    const origin = this.nodes[candidates[this.#harness.int(candidates.length)]];
+    const { cluster, version } = this.truth.reshard(shard);
+    this.measures.reshard(shard, version, this.now, cell);
     (origin.main.impl as NodeProtocol<any>).originate(shard, cluster, version);
   }
 
+  /** A request for a shard reaches a random FE of the cell the router maps the shard to. */
   #request(): void {
-    if (this.#liveIds.length === 0) return;
-    const node = this.nodes[this.#liveIds[this.#harness.int(this.#liveIds.length)]];
     const shard = this.truth.pickShard();
+    const live = this.#cellLive[this.router.cellOfShard(shard)] ?? [];
     this.requests++;
     this.#wRequests++;
     const inTail = this.now >= this.tailFromMs;
     if (inTail) this.tailRequests++;
-    if (node.pausedUntil > this.now) {
-      // a frozen FE cannot answer: a failed request, not a misroute
+    const inOutage = this.cellOutageAtMs !== null;
+    if (inOutage) this.outageRequests++;
+    const node = live.length > 0 ? this.nodes[live[this.#harness.int(live.length)]] : undefined;
+    if (node === undefined || node.pausedUntil > this.now) {
+      // no FE of that cell is alive, or the chosen one is frozen: a failed request, not a misroute
       this.failedRequests++;
       this.#wFailed++;
+      if (inOutage) this.outageBad++;
       return;
     }
     const routed = (node.main.impl as NodeProtocol<any>).lookup(shard);
@@ -685,7 +757,13 @@ export class Simulation {
       this.misrouted++;
       this.#wMisrouted++;
       if (inTail) this.tailMisrouted++;
+      if (inOutage) this.outageBad++;
     }
+  }
+
+  /** Live nodes per cell, cells in order (for summary.cells). */
+  cellSizes(): number[] {
+    return Array.from({ length: this.router.cells }, (_, c) => this.#cellLive[c]?.length ?? 0);
   }
 
   #sample(): void {
