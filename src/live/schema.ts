@@ -1,0 +1,80 @@
+/**
+ * The `live` section of a result (present only when `run.runtime` is "live"): how the run was
+ * enforced and wired, and the operating-system figures that have no simulator counterpart.
+ * src/results/schema.ts includes it as an optional field.
+ */
+import { z } from 'zod';
+
+const Num = z.number();
+const Pct = z.object({ p50: Num, p99: Num, max: Num }).nullable();
+
+export const LiveSampleSchema = z.object({
+  tMs: Num,
+  /** worst node's main-loop event-loop delay p99 over the window, ms */
+  eventLoopDelayP99MaxMs: Num,
+  rssMaxBytes: Num,
+  threadsMax: Num,
+  fdsMax: Num,
+  cpuUsPerNodePerSec: Num,
+});
+
+export const LiveNodeSchema = z.object({
+  id: Num,
+  pid: Num,
+  startedAtMs: Num.nullable(),
+  stoppedAtMs: Num.nullable(),
+  end: z.enum(['running', 'crashed', 'left', 'exited', 'spare']),
+  exit: z.string().nullable(),
+  baseThreads: Num,
+  rssPeakBytes: Num,
+  threadsPeak: Num,
+  fdsPeak: Num,
+  socketsPeak: Num,
+  workersPeak: Num,
+  spawnRefused: Num,
+  eventLoopDelayP99Ms: Num,
+});
+
+export const LiveSectionSchema = z.object({
+  transport: z.enum(['ws', 'uws']),
+  enforcement: z.object({
+    threads: z.enum(['cgroup', 'emulated']),
+    /** why the thread limit is emulated, when it is */
+    reason: z.string().nullable(),
+    fds: z.literal('emulated'),
+    memory: z.literal('none'),
+  }),
+  /** how scenario faults were applied */
+  faults: z.string(),
+  /** what travels in a frame, and what is counted */
+  framing: z.string(),
+  wallMs: Num,
+  startupMs: Num,
+  load: z.object({
+    mode: z.enum(['paced', 'max']),
+    ratePerSec: Num,
+    maxInFlight: Num,
+    answered: Num,
+    failed: Num,
+    throughputPerSec: Num,
+    latencyUs: Pct,
+  }),
+  perNode: z.object({
+    rssPeakBytes: Num,
+    rssMeanBytes: Num,
+    threadsPeak: Num,
+    fdsPeak: Num,
+    socketsPeak: Num,
+    cpuUsPerSec: Num,
+    baseThreads: Num,
+    /** each node's main-loop event-loop delay p99 over its run, summarized across nodes (ms) */
+    eventLoopDelayP99Ms: Pct,
+  }),
+  messagesPerSec: Num,
+  coordinatorPeakRssBytes: Num,
+  plan: z.record(z.string(), Num),
+  nodes: z.array(LiveNodeSchema),
+  timeseries: z.array(LiveSampleSchema),
+});
+
+export type LiveSection = z.infer<typeof LiveSectionSchema>;
