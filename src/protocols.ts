@@ -3,10 +3,11 @@ import type { ProtocolDefinition } from './contract/protocol.ts';
 import { asyncMultiplexed } from '../protocols/async-multiplexed/index.ts';
 import { threadPerPeer } from '../protocols/thread-per-peer/index.ts';
 import { cellPartitioned } from '../protocols/cell-partitioned/index.ts';
+import { swim } from '../protocols/swim/index.ts';
 import { UsageError } from './cli/errors.ts';
 
 export const PROTOCOLS: ReadonlyMap<string, ProtocolDefinition<any>> = new Map(
-  [threadPerPeer, asyncMultiplexed, cellPartitioned].map((p) => [p.name, p]),
+  [threadPerPeer, asyncMultiplexed, swim, cellPartitioned].map((p) => [p.name, p]),
 );
 
 export function getProtocol(name: string): ProtocolDefinition<any> {

@@ -12,9 +12,10 @@
 import type { ParamSpec, ProtocolDefinition } from '../../src/contract/protocol.ts';
 import { asyncMultiplexed } from '../async-multiplexed/index.ts';
 import { threadPerPeer } from '../thread-per-peer/index.ts';
+import { swim } from '../swim/index.ts';
 import { CellMapRouter } from './router.ts';
 
-const INNER: ReadonlyArray<ProtocolDefinition<any>> = [asyncMultiplexed, threadPerPeer];
+const INNER: ReadonlyArray<ProtocolDefinition<any>> = [asyncMultiplexed, threadPerPeer, swim];
 
 const OWN_PARAMS: Record<string, ParamSpec> = {
   cellSize: {

@@ -30,6 +30,8 @@ export interface ThreadEntryRef {
 /** What a starting node reads from the membership service and configuration store. */
 export interface Bootstrap {
   readonly self: NodeId;
+  /** false for the fleet already running when the run starts; true for a node that joins it */
+  readonly joining: boolean;
   /** Members listed by the membership service at boot (it may lag the truth). Includes self. */
   readonly members: readonly NodeId[];
   readonly shards: number;

@@ -601,6 +601,7 @@ export class Simulation {
     if (!members.includes(id)) members.push(id);
     const boot: Bootstrap = {
       self: id,
+      joining: startedAt !== -Infinity,
       members,
       shards: this.cfg.fleet.shards,
       shardCluster: this.truth.shardCluster.slice(),
