@@ -65,3 +65,12 @@ describe.each(ALL_TO_ALL)('%s', (protocol) => {
     expect(r.summary.membership.viewAccuracy).toBe(1);
   });
 });
+
+describe.each(ALL_TO_ALL)('%s membership polling', (protocol) => {
+  // regression: a joiner heard from before the lagging membership service listed it was dropped
+  // at the next poll (a false positive) and re-added at its next Sync, over and over
+  it('does not drop a joiner that the membership service does not list yet', async () => {
+    const r = await simulate({ protocol, scenario: 'join', nodes: 30, durationMs: 20_000 });
+    expect(r.summary.membership.falsePositives).toBe(0);
+  });
+});

@@ -87,9 +87,11 @@ class AsyncMultiplexedNode implements NodeProtocol<AllToAllMsg> {
     } else if (tag === POLL) {
       const listed = ctx.membership();
       for (const m of listed) this.#addPeer(m);
+      // forget peers the service no longer lists once they are silent too: a joiner we already
+      // hear from is not listed yet (the service lags), and must not be dropped for that
       if (listed.length < this.#peers.length + 1) {
         const set = new Set(listed);
-        for (const p of [...this.#peers]) if (!set.has(p)) this.#dropPeer(p);
+        for (const p of [...this.#peers]) if (!set.has(p) && !this.#view.isUp(p)) this.#dropPeer(p);
       }
       ctx.setTimer(this.#pollMs, POLL);
     }

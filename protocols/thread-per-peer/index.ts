@@ -87,7 +87,8 @@ class ThreadPerPeerNode implements NodeProtocol<AllToAllMsg> {
       for (const m of listed) this.#track(m);
       if (listed.length < this.#threads.size + this.#untracked.size + 1) {
         const set = new Set(listed);
-        for (const m of [...this.#threads.keys(), ...this.#untracked]) if (!set.has(m)) this.#untrack(m);
+        // as async-multiplexed: only members that are unlisted and silent are forgotten
+        for (const m of [...this.#threads.keys(), ...this.#untracked]) if (!set.has(m) && !this.#view.isUp(m)) this.#untrack(m);
       }
       ctx.setTimer(this.#pollMs, POLL);
     }
