@@ -14,6 +14,13 @@ import { loadScenario, scenarioNames } from '../harness/scenario.ts';
 import { parseDuration, resolveRun, type RunConfig, type RunRequest } from '../harness/run-config.ts';
 import { runSim } from '../sim/run.ts';
 import { writeResultAtomic, type Result } from '../results/schema.ts';
+import { registerMergeCommand, registerSweepCommand } from '../sweep/cli.ts';
+import { registerCeilingCommand } from '../ceiling/cli.ts';
+import { registerReportCommand } from '../report/cli.ts';
+import { registerCompareCommand } from '../compare/cli.ts';
+import { sweep } from '../sweep/sweep.ts';
+import { getPreset, presetProtocols } from '../sweep/presets.ts';
+import { report } from '../report/report.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const RUNS_DIR = resolve(ROOT, 'results/runs');
@@ -134,10 +141,11 @@ export function buildProgram(): Command {
 
   program
     .command('default', { hidden: true })
-    .description('the main job (npm start): kinesis-2020 in the simulator for every protocol, then a comparison table')
+    .description('the main job (npm start): kinesis-2020 for every protocol, the quick scale sweep, then the report')
     .option('-q, --quiet', 'no progress bar')
     .action(async (o: { quiet?: boolean }) => {
       installInterruptHandler();
+      const quiet = o.quiet ?? false;
       const results: Result[] = [];
       const files: string[] = [];
       for (const name of PROTOCOLS.keys()) {
@@ -145,14 +153,46 @@ export function buildProgram(): Command {
         const cfg = resolveRun({ protocol: name, scenario: 'kinesis-2020' });
         const out = defaultOutPath(cfg);
         checkWritable(out);
-        results.push(await runOne(cfg, out, o.quiet ?? false));
+        results.push(await runOne(cfg, out, quiet));
         files.push(out);
       }
       process.stdout.write(`\nkinesis-2020 in the simulator (${results[0]?.run.nodes ?? '?'} FEs + capacity addition, thread limit ${results[0]?.run.limits.threadsPerNode ?? '?'} per node)\n`);
       process.stdout.write(comparisonTable(results) + '\n');
       process.stdout.write(`results:\n${files.map((f) => `  ${f}`).join('\n')}\n`);
+
+      // the scale sweep: per-node costs, convergence and detection against N for every protocol
+      const quickDir = resolve(RUNS_DIR, 'quick');
+      const abort = new AbortController();
+      for (const part of getPreset('quick')) {
+        if (interrupted) break;
+        if (!quiet) process.stderr.write(`sweep ${part.scenario}: ${presetProtocols().length} protocols × N = ${part.nodes.join(', ')}\n`);
+        const summary = await sweep({
+          protocols: presetProtocols(),
+          nodes: part.nodes,
+          scenario: part.scenario,
+          durationMs: part.durationMs,
+          out: resolve(quickDir, part.scenario),
+          fresh: true, // always this code's figures, never cells left by an older version
+          signal: abort.signal,
+          onEvent: (e) => {
+            if (interrupted) abort.abort();
+            if (!quiet && e.type === 'done') process.stderr.write(`  [${e.done}/${e.toRun}] ${e.cell.protocol} N=${e.cell.nodes}\n`);
+          },
+        });
+        for (const f of summary.failures) process.stderr.write(`sweep: ${f.file} failed: ${f.error}\n`);
+      }
+      if (!interrupted) {
+        const rep = await report([...files, quickDir], resolve(RUNS_DIR, 'report'));
+        process.stdout.write(`\nreport (open in a browser): ${rep.html}\nsummary: ${rep.markdown}\n`);
+      }
       if (interrupted) process.exitCode = 130;
     });
+
+  registerSweepCommand(program);
+  registerMergeCommand(program);
+  registerCeilingCommand(program);
+  registerReportCommand(program);
+  registerCompareCommand(program);
 
   return program;
 }

@@ -48,7 +48,7 @@ export const ResultSchema = z.object({
     limits: Dict,
     costs: Dict,
     /** the cost profile file (`fleetbench calibrate`) the costs came from; null = built-in defaults */
-    costProfile: z.string().nullable(),
+    costProfile: z.string().nullable().default(null),
     network: Dict,
     fleet: Dict,
   }),
