@@ -21,6 +21,16 @@ import { registerCompareCommand } from '../compare/cli.ts';
 import { sweep } from '../sweep/sweep.ts';
 import { getPreset, presetProtocols } from '../sweep/presets.ts';
 import { report } from '../report/report.ts';
+import { registerLiveCommands } from '../live/cli.ts';
+import { runLive } from '../live/run.ts';
+
+type Runtime = 'sim' | 'live';
+type Transport = 'ws' | 'uws';
+interface RuntimeChoice {
+  runtime: Runtime;
+  transport: Transport;
+}
+const SIM: RuntimeChoice = { runtime: 'sim', transport: 'ws' };
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const RUNS_DIR = resolve(ROOT, 'results/runs');
@@ -35,8 +45,9 @@ function installInterruptHandler(): void {
   });
 }
 
-export function defaultOutPath(cfg: RunConfig): string {
-  return resolve(RUNS_DIR, `${cfg.scenario.name}-${cfg.protocol.name}-n${cfg.nodes}-s${cfg.seed}.json`);
+export function defaultOutPath(cfg: RunConfig, how: RuntimeChoice = SIM): string {
+  const runtime = how.runtime === 'live' ? `-live-${how.transport}` : '';
+  return resolve(RUNS_DIR, `${cfg.scenario.name}-${cfg.protocol.name}${runtime}-n${cfg.nodes}-s${cfg.seed}.json`);
 }
 
 /** Fails before a run starts if the result could not be written. */
@@ -50,12 +61,15 @@ export function checkWritable(path: string): void {
   }
 }
 
-async function runOne(cfg: RunConfig, out: string, quiet: boolean): Promise<Result> {
+async function runOne(cfg: RunConfig, out: string, quiet: boolean, how: RuntimeChoice = SIM): Promise<Result> {
   const tty = process.stderr.isTTY && !quiet;
   const bar = tty
     ? new cliProgress.SingleBar(
         {
-          format: `${cfg.protocol.name.padEnd(18)} {bar} {value}/{total} sim-s | {eps} events/s | wall {duration_formatted}`,
+          format:
+            how.runtime === 'live'
+              ? `${cfg.protocol.name.padEnd(18)} {bar} {value}/{total} s (live, ${how.transport}) | wall {duration_formatted}`
+              : `${cfg.protocol.name.padEnd(18)} {bar} {value}/{total} sim-s | {eps} events/s | wall {duration_formatted}`,
           stream: process.stderr,
           hideCursor: true,
         },
@@ -64,12 +78,19 @@ async function runOne(cfg: RunConfig, out: string, quiet: boolean): Promise<Resu
     : null;
   const started = Date.now();
   bar?.start(Math.round(cfg.durationMs / 1000), 0, { eps: '–' });
-  const result = await runSim(cfg, {
-    onProgress: (simMs, events) => {
-      bar?.update(Math.floor(simMs / 1000), { eps: num(events / Math.max((Date.now() - started) / 1000, 1e-3)) });
-    },
-    shouldStop: () => interrupted,
-  });
+  const result =
+    how.runtime === 'live'
+      ? await runLive(cfg, {
+          transport: how.transport,
+          onProgress: (ms) => bar?.update(Math.floor(ms / 1000), { eps: '–' }),
+          shouldStop: () => interrupted,
+        })
+      : await runSim(cfg, {
+          onProgress: (simMs, events) => {
+            bar?.update(Math.floor(simMs / 1000), { eps: num(events / Math.max((Date.now() - started) / 1000, 1e-3)) });
+          },
+          shouldStop: () => interrupted,
+        });
   if (bar) {
     bar.update(Math.floor(result.run.simulatedMs / 1000));
     bar.stop();
@@ -98,17 +119,22 @@ export function buildProgram(): Command {
 
   program
     .command('run')
-    .description('run one scenario for one protocol in the simulator and write its result file')
+    .description('run one scenario for one protocol (simulator, or live processes on loopback) and write its result file')
     .requiredOption('-p, --protocol <name>', `protocol: ${[...PROTOCOLS.keys()].join(', ')}`)
     .requiredOption('-s, --scenario <name|path>', 'scenario name (see `fleetbench list`) or a path to a scenario .json')
     .option('-n, --nodes <N>', 'fleet size at the start (default: the scenario\'s)', intArg('--nodes'))
     .option('--seed <S>', 'seed for every random choice (default 1)', intArg('--seed'))
     .option('-d, --duration <time>', 'simulated time, e.g. 60s, 500ms, 2m (default: the scenario\'s)')
     .option('--set <key=value>', 'override a protocol parameter or limits.*, costs.*, network.*, fleet.* (repeatable)', collect, [])
+    .option('--runtime <sim|live>', 'sim: the deterministic simulator; live: real processes, Workers and WebSockets on loopback', 'sim')
+    .option('--transport <ws|uws>', 'live runtime: the WebSocket server library (nodes dial peers with the ws client)', 'uws')
     .option('--costs <file>', 'cost profile from `fleetbench calibrate` (measured costs instead of the defaults)')
     .option('-o, --out <file>', `result file (default ${RUNS_DIR}/<scenario>-<protocol>-n<N>-s<seed>.json)`)
     .option('-q, --quiet', 'no progress bar')
-    .action(async (o: { protocol: string; scenario: string; nodes?: number; seed?: number; duration?: string; set: string[]; costs?: string; out?: string; quiet?: boolean }) => {
+    .action(async (o: { protocol: string; scenario: string; nodes?: number; seed?: number; duration?: string; set: string[]; runtime: string; transport: string; costs?: string; out?: string; quiet?: boolean }) => {
+      if (o.runtime !== 'sim' && o.runtime !== 'live') throw new UsageError(`--runtime: expected sim or live, got "${o.runtime}"`);
+      if (o.transport !== 'ws' && o.transport !== 'uws') throw new UsageError(`--transport: expected ws or uws, got "${o.transport}"`);
+      const how: RuntimeChoice = { runtime: o.runtime, transport: o.transport };
       const req: RunRequest = {
         protocol: o.protocol,
         scenario: o.scenario,
@@ -119,10 +145,10 @@ export function buildProgram(): Command {
         costsFile: o.costs,
       };
       const cfg = resolveRun(req);
-      const out = resolve(o.out ?? defaultOutPath(cfg));
+      const out = resolve(o.out ?? defaultOutPath(cfg, how));
       checkWritable(out);
       installInterruptHandler();
-      const r = await runOne(cfg, out, o.quiet ?? false);
+      const r = await runOne(cfg, out, o.quiet ?? false, how);
       process.stdout.write(comparisonTable([r]) + '\n');
       process.stdout.write(`result: ${out}\n`);
       if (interrupted) process.exitCode = 130;
@@ -188,6 +214,7 @@ export function buildProgram(): Command {
       if (interrupted) process.exitCode = 130;
     });
 
+  registerLiveCommands(program);
   registerSweepCommand(program);
   registerMergeCommand(program);
   registerCeilingCommand(program);

@@ -50,6 +50,8 @@ export const LiveSectionSchema = z.object({
   framing: z.string(),
   wallMs: Num,
   startupMs: Num,
+  /** before t0 the initial fleet boots until every node has every other in view (or a bound) */
+  warmup: z.object({ ms: Num, converged: z.boolean(), viewAccuracy: Num }),
   load: z.object({
     mode: z.enum(['paced', 'max']),
     ratePerSec: Num,

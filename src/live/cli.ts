@@ -1,0 +1,21 @@
+/** Live-runtime commands for the fleetbench CLI (wired in src/cli/main.ts). */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { calibrate } from './calibrate.ts';
+
+export const DEFAULT_COSTS_OUT = 'results/costs/this-machine.json';
+
+export function registerLiveCommands(program: Command): void {
+  program
+    .command('calibrate')
+    .description("measure this machine's costs (per-Worker RSS and spawn time, per-connection memory for ws and uWS, CPU per message and per request) into a cost profile for the simulator")
+    .option('-o, --out <file>', `cost profile to write (default ${DEFAULT_COSTS_OUT})`)
+    .option('--transport <ws|uws>', 'whose connection and message costs go into costs.* (both are in details)', 'ws')
+    .action(async (o: { out?: string; transport: string }) => {
+      if (o.transport !== 'ws' && o.transport !== 'uws') throw new Error(`--transport: expected ws or uws, got "${o.transport}"`);
+      const out = resolve(o.out ?? DEFAULT_COSTS_OUT);
+      const p = await calibrate({ out, transport: o.transport, log: (l) => process.stderr.write(`calibrate: ${l}\n`) });
+      process.stdout.write(JSON.stringify(p.costs, null, 2) + '\n');
+      process.stdout.write(`cost profile: ${out}\n`);
+    });
+}

@@ -1,0 +1,112 @@
+/**
+ * What a node's main loop and its Workers share: the clock, the fault filter applied to sends,
+ * and the process-wide count of open WebSocket connections (a SharedArrayBuffer, so a Worker's
+ * connect is checked against the node's fd budget synchronously, as the contract requires).
+ */
+import { performance } from 'node:perf_hooks';
+import { Rng } from '../sim/rng.ts';
+
+/** Milliseconds since the coordinator's t0, read from this process's clock; never decreases. */
+export function runClock(t0Epoch: number): () => number {
+  let last = 0;
+  return () => {
+    const t = performance.timeOrigin + performance.now() - t0Epoch;
+    if (t > last) last = t;
+    return last;
+  };
+}
+
+/**
+ * Loss and partitions, applied where a message leaves (the simulator drops at send too): a send
+ * to a node in another partition group, or one that loses the loss draw, never reaches a socket.
+ * Connections already open stay open, as in the simulator.
+ */
+export class DropFilter {
+  loss = 0;
+  readonly #groups = new Map<number, number>();
+  readonly #rng: Rng;
+  readonly #self: number;
+  constructor(self: number, rng: Rng) {
+    this.#self = self;
+    this.#rng = rng;
+  }
+  set(loss: number, groups: ReadonlyArray<readonly [number, number]>): void {
+    this.loss = loss;
+    this.#groups.clear();
+    for (const [id, g] of groups) if (g !== 0) this.#groups.set(id, g);
+  }
+  groupsList(): Array<[number, number]> {
+    return [...this.#groups];
+  }
+  sameSide(to: number): boolean {
+    return (this.#groups.get(to) ?? 0) === (this.#groups.get(this.#self) ?? 0);
+  }
+  pass(to: number): boolean {
+    if (!this.sameSide(to)) return false;
+    return !(this.loss > 0 && this.#rng.next() < this.loss);
+  }
+}
+
+/** Open-connection count for the whole process: [0] open, [1] peak. */
+export class SocketBudget {
+  readonly #a: Int32Array;
+  constructor(sab: SharedArrayBuffer) {
+    this.#a = new Int32Array(sab);
+  }
+  /** Reserves one connection unless `limit` is reached. */
+  tryOpen(limit: number): boolean {
+    for (;;) {
+      const cur = Atomics.load(this.#a, 0);
+      if (cur + 1 > limit) return false;
+      if (Atomics.compareExchange(this.#a, 0, cur, cur + 1) === cur) {
+        for (;;) {
+          const peak = Atomics.load(this.#a, 1);
+          if (cur + 1 <= peak || Atomics.compareExchange(this.#a, 1, peak, cur + 1) === peak) break;
+        }
+        return true;
+      }
+    }
+  }
+  /** An inbound connection: counted, never refused here (the kernel already accepted it). */
+  opened(): void {
+    const now = Atomics.add(this.#a, 0, 1) + 1;
+    for (;;) {
+      const peak = Atomics.load(this.#a, 1);
+      if (now <= peak || Atomics.compareExchange(this.#a, 1, peak, now) === peak) break;
+    }
+  }
+  closed(): void {
+    Atomics.sub(this.#a, 0, 1);
+  }
+  get open(): number {
+    return Atomics.load(this.#a, 0);
+  }
+  get peak(): number {
+    return Atomics.load(this.#a, 1);
+  }
+}
+
+/** Counters a Worker writes (only it) and the main loop reads: [0] msgs, [1] bytes, [2] dropped, [3] received. */
+export const C_MSGS = 0;
+export const C_BYTES = 1;
+export const C_DROPPED = 2;
+export const C_RECEIVED = 3;
+/** [4] connections the Worker holds open: the main loop releases them from the budget when it exits */
+export const C_SOCKETS = 4;
+
+/** Encodes with a one-entry memo: a protocol often sends one message object to every peer. */
+export function memoEncoder<M>(encode: (m: M) => Uint8Array): (m: M) => Uint8Array {
+  let lastMsg: unknown = undefined;
+  let lastBytes: Uint8Array = new Uint8Array(0);
+  return (m) => {
+    if (m === lastMsg) return lastBytes;
+    lastBytes = encode(m);
+    lastMsg = m;
+    return lastBytes;
+  };
+}
+
+/** Distinct generator streams for a node's main loop and each of its threads. */
+export const nodeStream = (id: number) => id + 1; // the simulator's per-node stream
+export const threadStream = (id: number, thread: number) => 0x7468_0000 + id * 65_537 + thread; // 'th'
+export const filterStream = (id: number, thread: number) => 0x6c6f_0000 + id * 65_537 + thread; // 'lo'

@@ -1,0 +1,118 @@
+/**
+ * Messages between the coordinator and its processes (node hosts, the load generator) over the
+ * Node IPC channel ('advanced' serialization, so typed arrays cross as they are), and between a
+ * node host and its Workers. Plain data only.
+ */
+import type { Bootstrap, ParamValues } from '../contract/protocol.ts';
+import type { TransportKind } from './transport.ts';
+
+export interface NodeInit {
+  k: 'init';
+  id: number;
+  transport: TransportKind;
+  uwsBinary: string | null;
+  workerBundle: string;
+  params: ParamValues;
+  seed: number;
+  threadsPerNode: number;
+  fdsPerNode: number;
+  /** the node's own pids cgroup directory, or null when the thread limit is emulated */
+  cgroup: string | null;
+  statsEveryMs: number;
+}
+
+/** coordinator → node */
+export type ToNode =
+  | NodeInit
+  | { k: 'addrs'; entries: Array<[number, number]> }
+  | { k: 'start'; boot: Bootstrap; t0Epoch: number; membership: number[] }
+  | { k: 'membership'; list: number[] }
+  | { k: 'originate'; shard: number; cluster: number; version: number }
+  | { k: 'filter'; loss: number; groups: Array<[number, number]> }
+  | { k: 'leave'; graceMs: number }
+  | { k: 'statsNow' }
+  | { k: 'stop' };
+
+/** Report codes, batched as flat tuples in `rep` messages (coordinator stamps the time on arrival). */
+export const R_UP = 0;
+export const R_DOWN = 1;
+export const R_SHARD = 2;
+export const R_COUNT = 3;
+export const R_LIMIT = 4;
+export type Report = [typeof R_UP | typeof R_DOWN, number] | [typeof R_SHARD, number, number] | [typeof R_COUNT, string, number] | [typeof R_LIMIT, 'threads' | 'fds' | 'memory' | 'cpu'];
+
+export interface NodeStats {
+  /** cumulative since start: protocol messages and codec bytes sent (main loop and Workers), dropped sends, received */
+  msgs: number;
+  bytes: number;
+  dropped: number;
+  received: number;
+  /** WebSocket connections open now (inbound and outbound, main loop and Workers) and the peak */
+  sockets: number;
+  socketsPeak: number;
+  workers: number;
+  workersPeak: number;
+  spawnRefused: number;
+  /** event-loop delay of the main loop, ms: p99 and max since the previous stats, and the
+   *  nearest-rank p99 of those window p99s since start */
+  eldP99Ms: number;
+  eldMaxMs: number;
+  eldRunP99Ms: number;
+  requestsAnswered: number;
+}
+
+/** node → coordinator */
+export type FromNode =
+  | { k: 'listening'; port: number; baseThreads: number; cgroup: string | null }
+  | { k: 'rep'; r: Report[] }
+  | ({ k: 'stats' } & NodeStats)
+  | { k: 'fatal'; error: string };
+
+/** load generator */
+export type ToLoadgen =
+  | { k: 'init'; transport: TransportKind; seed: number; shards: number; traffic: 'uniform' | 'zipf'; zipfExponent: number; mode: 'paced' | 'max'; ratePerSec: number; maxInFlight: number; timeoutMs: number }
+  | { k: 'start'; t0Epoch: number }
+  /** add: [fe, port, cell]; shardCell: each shard's cell when the cell map changed */
+  | { k: 'fes'; add: Array<[number, number, number]>; remove: number[]; shardCell?: Int32Array }
+  | { k: 'stop' };
+
+export type FromLoadgen =
+  | { k: 'ready' }
+  /** answered: flat [fe, shard, cluster, tMs, latencyUs]…; failed: flat [fe or −1 (no FE for the cell), tMs]… */
+  | { k: 'res'; answered: number[]; failed: number[] }
+  | { k: 'fatal'; error: string };
+
+/** main loop → Worker */
+export type ToWorker =
+  | { k: 'parent'; msg: unknown }
+  | { k: 'net'; from: number; bytes: Uint8Array }
+  | { k: 'addr'; id: number; port: number }
+  | { k: 'filter'; loss: number; groups: Array<[number, number]> };
+
+/** Worker → main loop */
+export type FromWorker =
+  | { k: 'post'; msg: unknown }
+  | { k: 'hold'; peer: number }
+  | { k: 'unhold'; peer: number }
+  | { k: 'ready' }
+  | { k: 'datagram'; to: number; bytes: Uint8Array }
+  | { k: 'net'; from: number; bytes: Uint8Array }
+  | { k: 'limit'; which: 'fds' };
+
+export interface WorkerInit {
+  self: number;
+  threadId: number;
+  params: ParamValues;
+  seed: number;
+  entry: string;
+  init: unknown;
+  t0Epoch: number;
+  addrs: Array<[number, number]>;
+  loss: number;
+  groups: Array<[number, number]>;
+  fdsPerNode: number;
+  /** Int32Array over it: [0] sockets open in the process, [1] their peak */
+  sockets: SharedArrayBuffer;
+  /** Float64Array over it: [0] msgs, [1] bytes, [2] dropped, [3] received */
+  counters: SharedArrayBuffer;
+}

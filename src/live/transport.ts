@@ -1,0 +1,212 @@
+/**
+ * The live transport seam: a WebSocket server (ws or uWebSockets.js) and a dialer (the ws client;
+ * uWS has no client). Behaviour both servers share:
+ * - binary frames only, no compression, loopback (127.0.0.1) only, port 0 (a fresh port per run);
+ * - a frame is delivered whole, in order, per connection; a send on a closed connection is dropped;
+ * - the first frame a dialer sends is a 5-byte hello (kind u8, node id u32 LE) naming who it is,
+ *   because a server socket does not know which node dialed it. Every later frame on a peer
+ *   connection is exactly `codec.encode(msg)`, so the bytes counted are the codec's byteLength,
+ *   as in the simulator; the hello is not counted as a protocol message.
+ */
+import WebSocket, { WebSocketServer } from 'ws';
+import { loadUwsNative } from './uws.ts';
+
+export type TransportKind = 'ws' | 'uws';
+
+export const HELLO_PEER = 1;
+export const HELLO_LOADGEN = 2;
+export const HELLO_BYTES = 5;
+
+/** Largest frame either side accepts (a FullState of a 1M-shard map is ~10 MB). */
+export const MAX_FRAME = 64 * 1024 * 1024;
+/** A send is dropped (best-effort, as the contract allows) when this much is already queued. */
+export const MAX_BUFFERED = 16 * 1024 * 1024;
+/** Frames queued while a dial is still connecting. */
+export const MAX_QUEUED = 4096;
+
+export function helloFrame(kind: number, id: number): Uint8Array {
+  const b = new Uint8Array(HELLO_BYTES);
+  b[0] = kind;
+  new DataView(b.buffer).setUint32(1, id >>> 0, true);
+  return b;
+}
+
+export function parseHello(b: Uint8Array): { kind: number; id: number } | null {
+  if (b.length !== HELLO_BYTES) return null;
+  return { kind: b[0], id: new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(1, true) };
+}
+
+/** One end of a connection as the host sees it. */
+export interface Conn {
+  /** false when the frame was dropped (closed, or too much already buffered) */
+  send(bytes: Uint8Array): boolean;
+  close(): void;
+  readonly isOpen: boolean;
+}
+
+export interface ConnHandler {
+  message(bytes: Uint8Array): void;
+  close(): void;
+}
+
+export interface TransportServer {
+  readonly kind: TransportKind;
+  readonly port: number;
+  close(): void;
+}
+
+/** Starts a server on 127.0.0.1 at a fresh port; `accept` is called once per inbound connection. */
+export async function startServer(kind: TransportKind, accept: (conn: Conn) => ConnHandler, uwsBinary?: string): Promise<TransportServer> {
+  return kind === 'ws' ? startWsServer(accept) : startUwsServer(accept, uwsBinary);
+}
+
+async function startWsServer(accept: (conn: Conn) => ConnHandler): Promise<TransportServer> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: MAX_FRAME, clientTracking: false });
+  await new Promise<void>((res, rej) => {
+    wss.once('listening', res);
+    wss.once('error', rej);
+  });
+  wss.on('connection', (ws) => {
+    let open = true;
+    const conn: Conn = {
+      send(bytes) {
+        if (!open || ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > MAX_BUFFERED) return false;
+        ws.send(bytes, { binary: true });
+        return true;
+      },
+      close() {
+        if (open) ws.close();
+      },
+      get isOpen() {
+        return open;
+      },
+    };
+    const h = accept(conn);
+    ws.on('message', (data: Buffer) => h.message(data));
+    ws.on('error', () => ws.terminate());
+    ws.on('close', () => {
+      open = false;
+      h.close();
+    });
+  });
+  const port = (wss.address() as { port: number }).port;
+  return { kind: 'ws', port, close: () => wss.close() };
+}
+
+async function startUwsServer(accept: (conn: Conn) => ConnHandler, uwsBinary?: string): Promise<TransportServer> {
+  if (!uwsBinary) throw new Error('startServer(uws): the native binary path is required');
+  const uws = loadUwsNative(uwsBinary);
+  interface UD {
+    h?: ConnHandler;
+    conn?: { open: boolean };
+  }
+  const app = uws.App().ws<UD>('/*', {
+    compression: uws.DISABLED,
+    maxPayloadLength: MAX_FRAME,
+    maxBackpressure: MAX_BUFFERED,
+    idleTimeout: 0,
+    sendPingsAutomatically: false,
+    open(ws) {
+      const state = { open: true };
+      const conn: Conn = {
+        send(bytes) {
+          if (!state.open) return false;
+          // 1 sent, 0 queued (backpressure, drains later), 2 dropped at maxBackpressure
+          return ws.send(bytes, true, false) !== 2;
+        },
+        close() {
+          if (state.open) ws.end(1000);
+        },
+        get isOpen() {
+          return state.open;
+        },
+      };
+      const ud = ws.getUserData();
+      ud.conn = state;
+      ud.h = accept(conn);
+    },
+    message(ws, message) {
+      // the ArrayBuffer is only valid during this callback: copy it
+      ws.getUserData().h?.message(new Uint8Array(message.slice(0)));
+    },
+    close(ws) {
+      const ud = ws.getUserData();
+      if (ud.conn) ud.conn.open = false;
+      ud.h?.close();
+    },
+  });
+  const token = await new Promise<unknown>((res, rej) => {
+    app.listen('127.0.0.1', 0, (t) => (t ? res(t) : rej(new Error('uWS: listen on 127.0.0.1:0 failed'))));
+  });
+  const port = uws.us_socket_local_port(token as never);
+  return {
+    kind: 'uws',
+    port,
+    close: () => {
+      uws.us_listen_socket_close(token as never);
+    },
+  };
+}
+
+/** A dialed connection: frames sent before it opens are queued (bounded) and flushed on open. */
+export class Link implements Conn {
+  #ws: WebSocket;
+  #queue: Uint8Array[] | null = [];
+  #open = false;
+  #closed = false;
+  #notified = false;
+
+  constructor(port: number, hello: Uint8Array, h: ConnHandler) {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false, maxPayload: MAX_FRAME });
+    this.#ws = ws;
+    ws.binaryType = 'nodebuffer';
+    ws.on('open', () => {
+      if (this.#closed) return;
+      this.#open = true;
+      ws.send(hello, { binary: true });
+      for (const b of this.#queue!) ws.send(b, { binary: true });
+      this.#queue = null;
+    });
+    ws.on('message', (data: Buffer) => h.message(data));
+    // ECONNREFUSED (the peer is gone), ECONNRESET (it crashed): the close handler follows
+    ws.on('error', () => {});
+    // h.close() runs exactly once, whoever closed the connection
+    ws.on('close', () => {
+      this.#closed = true;
+      this.#open = false;
+      this.#queue = null;
+      if (!this.#notified) {
+        this.#notified = true;
+        h.close();
+      }
+    });
+  }
+
+  get isOpen(): boolean {
+    return !this.#closed;
+  }
+
+  /** true while connecting or open */
+  get alive(): boolean {
+    return !this.#closed;
+  }
+
+  send(bytes: Uint8Array): boolean {
+    if (this.#closed) return false;
+    if (!this.#open) {
+      if (this.#queue!.length >= MAX_QUEUED) return false;
+      this.#queue!.push(bytes);
+      return true;
+    }
+    if (this.#ws.bufferedAmount > MAX_BUFFERED) return false;
+    this.#ws.send(bytes, { binary: true });
+    return true;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = null;
+    this.#ws.terminate();
+  }
+}
