@@ -59,7 +59,6 @@ const isLive = (s: number) => s === ALIVE || s === SUSPECT;
 const isAlive = (s: number) => s === ALIVE;
 /** memberlist gossip(): alive, suspect, and dead members not yet forgotten (left excluded) */
 const isGossipTarget = (s: number) => s === ALIVE || s === SUSPECT || s === DEAD;
-const isNotLive = (s: number) => !isLive(s);
 
 interface Relay {
   requester: NodeId;

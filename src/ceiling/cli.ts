@@ -1,5 +1,4 @@
 /** `fleetbench ceiling`: see ceiling.ts. */
-import { accessSync, constants, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -7,6 +6,7 @@ import { UsageError } from '../cli/errors.ts';
 import { parseDuration } from '../harness/run-config.ts';
 import { DEFAULT_MAX_NODES, DEFAULT_START_NODES, ceiling } from './ceiling.ts';
 import type { CeilingResult, CeilingRun } from './schema.ts';
+import { checkWritable, writeJsonAtomic } from '../results/files.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const RUNS_DIR = resolve(ROOT, 'results/runs');
@@ -21,16 +21,6 @@ function intOption(field: string) {
     if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`${field}: expected an integer ≥ 1, got "${v}"`);
     return n;
   };
-}
-
-function checkWritable(path: string): void {
-  try {
-    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new Error('it is a directory');
-    mkdirSync(dirname(path), { recursive: true });
-    accessSync(dirname(path), constants.W_OK);
-  } catch (e) {
-    throw new UsageError(`--out: cannot write ${path} (${(e as Error).message}); give a file path in a writable directory`);
-  }
 }
 
 export function describeRun(r: CeilingRun): string {
@@ -94,9 +84,7 @@ export function registerCeilingCommand(program: Command): Command {
         });
         const out = o.out ? planned : resolve(RUNS_DIR, `ceiling-${c.scenario}-${c.protocol}.json`);
         checkWritable(out);
-        const tmp = `${out}.${process.pid}.tmp`;
-        writeFileSync(tmp, JSON.stringify(c, null, 2) + '\n');
-        renameSync(tmp, out);
+        writeJsonAtomic(out, c);
         process.stdout.write(`${describeCeiling(c)}\nresult: ${out}\n`);
       } finally {
         process.removeListener('SIGINT', onSigint);

@@ -4,11 +4,9 @@
  * or SLO) and the runs that are its evidence, each with its full result. A projection beyond what
  * this machine can simulate is kept apart, under `projection`, and says so in `projection.label`.
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { UsageError } from '../cli/errors.ts';
-import { describeIssue } from '../harness/scenario.ts';
 import { ResultSchema } from '../results/schema.ts';
+import { parseDocument, readVersioned } from '../results/files.ts';
 
 export const CEILING_SCHEMA = 'fleetbench/ceiling@1';
 
@@ -69,19 +67,9 @@ export const CeilingResultSchema = z.object({
 export type CeilingResult = z.infer<typeof CeilingResultSchema>;
 
 export function parseCeiling(path: string, data: unknown): CeilingResult {
-  const parsed = CeilingResultSchema.safeParse(data);
-  if (!parsed.success) throw new UsageError(`${path}: ${describeIssue(parsed.error)}`);
-  return parsed.data;
+  return parseDocument(path, data, CeilingResultSchema);
 }
 
 export function readCeiling(path: string): CeilingResult {
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`${path}: not a readable JSON file (${(e as Error).message})`);
-  }
-  const schema = (data as { schema?: unknown } | null)?.schema;
-  if (schema !== CEILING_SCHEMA) throw new UsageError(`${path}: schema is ${JSON.stringify(schema)}, expected "${CEILING_SCHEMA}"`);
-  return parseCeiling(path, data);
+  return readVersioned(path, CEILING_SCHEMA, CeilingResultSchema);
 }

@@ -2,7 +2,6 @@
  * The fleetbench command line. Every command reads and writes files; console output is for people.
  * Bad input: one line on stderr naming the field and what is allowed, exit code 2.
  */
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
@@ -14,6 +13,7 @@ import { loadScenario, scenarioNames } from '../harness/scenario.ts';
 import { parseDuration, resolveRun, type RunConfig, type RunRequest } from '../harness/run-config.ts';
 import { runSim } from '../sim/run.ts';
 import { writeResultAtomic, type Result } from '../results/schema.ts';
+import { checkWritable } from '../results/files.ts';
 import { registerMergeCommand, registerSweepCommand } from '../sweep/cli.ts';
 import { registerCeilingCommand } from '../ceiling/cli.ts';
 import { registerReportCommand } from '../report/cli.ts';
@@ -50,16 +50,7 @@ export function defaultOutPath(cfg: RunConfig, how: RuntimeChoice = SIM): string
   return resolve(RUNS_DIR, `${cfg.scenario.name}-${cfg.protocol.name}${runtime}-n${cfg.nodes}-s${cfg.seed}.json`);
 }
 
-/** Fails before a run starts if the result could not be written. */
-export function checkWritable(path: string): void {
-  try {
-    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new Error('it is a directory');
-    mkdirSync(dirname(path), { recursive: true });
-    accessSync(dirname(path), constants.W_OK);
-  } catch (e) {
-    throw new UsageError(`--out: cannot write ${path} (${(e as Error).message}); give a file path in a writable directory`);
-  }
-}
+export { checkWritable };
 
 async function runOne(cfg: RunConfig, out: string, quiet: boolean, how: RuntimeChoice = SIM): Promise<Result> {
   const tty = process.stderr.isTTY && !quiet;

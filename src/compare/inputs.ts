@@ -4,13 +4,14 @@
  * file with an unknown schema is an error naming the file, never silently skipped, except the
  * sweep manifest (sweep.json), which describes a directory rather than a measurement.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../cli/errors.ts';
 import { RESULT_SCHEMA, readResult, type Result } from '../results/schema.ts';
 import { MICRO_SCHEMA, parseMicro, type MicroResult } from './micro-schema.ts';
 import { CEILING_SCHEMA, parseCeiling, type CeilingResult } from '../ceiling/schema.ts';
 import { SWEEP_SCHEMA } from '../sweep/manifest.ts';
+import { readJson } from '../results/files.ts';
 
 export interface Loaded<T> {
   path: string;
@@ -49,12 +50,7 @@ export function expandPaths(paths: readonly string[], field: string): string[] {
 export function loadInputs(paths: readonly string[], field = 'input'): Inputs {
   const inputs: Inputs = { results: [], micro: [], ceilings: [] };
   for (const path of expandPaths(paths, field)) {
-    let data: unknown;
-    try {
-      data = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (e) {
-      throw new UsageError(`${path}: not a readable JSON file (${(e as Error).message})`);
-    }
+    const data = readJson(path);
     const schema = (data as { schema?: unknown } | null)?.schema;
     if (schema === RESULT_SCHEMA) inputs.results.push({ path, data: readResult(path) });
     else if (schema === MICRO_SCHEMA) inputs.micro.push({ path, data: parseMicro(path, data) });

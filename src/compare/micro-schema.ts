@@ -19,10 +19,8 @@
  * One sample per round (not tinybench's per-iteration latencies) because rounds are the
  * independent repetitions that a Mann–Whitney test needs; iterations within a round are not.
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { UsageError } from '../cli/errors.ts';
-import { describeIssue } from '../harness/scenario.ts';
+import { parseDocument, readVersioned } from '../results/files.ts';
 
 export const MICRO_SCHEMA = 'fleetbench/micro@1';
 
@@ -47,19 +45,9 @@ export type MicroResult = z.infer<typeof MicroResultSchema>;
 export type MicroTask = z.infer<typeof MicroTaskSchema>;
 
 export function parseMicro(path: string, data: unknown): MicroResult {
-  const parsed = MicroResultSchema.safeParse(data);
-  if (!parsed.success) throw new UsageError(`${path}: ${describeIssue(parsed.error)}`);
-  return parsed.data;
+  return parseDocument(path, data, MicroResultSchema);
 }
 
 export function readMicro(path: string): MicroResult {
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`${path}: not a readable JSON file (${(e as Error).message})`);
-  }
-  const schema = (data as { schema?: unknown } | null)?.schema;
-  if (schema !== MICRO_SCHEMA) throw new UsageError(`${path}: schema is ${JSON.stringify(schema)}, expected "${MICRO_SCHEMA}"`);
-  return parseMicro(path, data);
+  return readVersioned(path, MICRO_SCHEMA, MicroResultSchema);
 }

@@ -28,7 +28,7 @@ import { Measures, percentiles } from '../harness/measures.ts';
 import type { RunConfig } from '../harness/run-config.ts';
 import type { ScenarioEvent } from '../harness/scenario.ts';
 import { Truth } from '../harness/truth.ts';
-import { FLEET } from '../model/defaults.ts';
+import { drawDistinct, verdict } from '../harness/verdict.ts';
 import { machineInfo, toolInfo } from '../results/meta.ts';
 import { RESULT_SCHEMA, type Result } from '../results/schema.ts';
 import type { Sample } from '../sim/simulation.ts';
@@ -622,14 +622,7 @@ class Coordinator {
 
   /** k distinct live nodes chosen by the harness generator, as in the simulator. */
   #pickLive(k: number, skipPaused = false, pool = this.#liveNodes(skipPaused)): NodeProc[] {
-    const out: NodeProc[] = [];
-    for (let i = 0; i < k && pool.length > 0; i++) {
-      const j = this.#harness.int(pool.length);
-      out.push(pool[j]);
-      pool[j] = pool[pool.length - 1];
-      pool.pop();
-    }
-    return out;
+    return drawDistinct(pool, k, this.#harness);
   }
 
   #event(e: ScenarioEvent): void {
@@ -941,29 +934,7 @@ class Coordinator {
     const misrouteRate = requests ? this.misrouted / requests : 0;
     const tailMisrouteRate = this.tailRequests ? this.tailMisrouted / this.tailRequests : 0;
     const throughputPerSec = end > 0 ? this.answered / (end / 1000) : 0;
-    const limitsHit = [...m.limits.entries()]
-      .map(([limit, l]) => ({ limit, nodes: l.count, firstAtMs: l.firstAtMs }))
-      .sort((a, b) => a.firstAtMs - b.firstAtMs || a.limit.localeCompare(b.limit));
-    const viewAccuracy = m.viewAccuracy();
-    const healthChecks = [
-      { name: 'limitsHit', ok: limitsHit.length === 0, value: limitsHit.length, threshold: 0, rule: 'no host limit hit' },
-      {
-        name: 'tailMisrouteRate',
-        ok: tailMisrouteRate <= FLEET.misrouteSlo.value,
-        value: tailMisrouteRate,
-        threshold: FLEET.misrouteSlo.value,
-        rule: "misroute rate over the scenario's tail window ≤ threshold",
-      },
-      {
-        name: 'viewAccuracy',
-        ok: viewAccuracy >= FLEET.viewAccuracySlo.value,
-        value: viewAccuracy,
-        threshold: FLEET.viewAccuracySlo.value,
-        rule: 'view accuracy at the end ≥ threshold',
-      },
-    ];
-    const counters: Record<string, number> = {};
-    for (const k of [...m.counters.keys()].sort()) counters[k] = m.counters.get(k)!;
+    const { limitsHit, viewAccuracy, healthChecks, healthy, counters } = verdict(m, tailMisrouteRate);
     const enforcement = this.#cgroupRoot ? 'cgroup' : 'emulated';
     const live: LiveSection = {
       transport: this.opts.transport,
@@ -1062,7 +1033,7 @@ class Coordinator {
         },
         protocolCounters: counters,
         cells: this.partitioned ? this.#cellSummary() : null,
-        healthy: healthChecks.every((c) => c.ok),
+        healthy,
         healthChecks,
       },
       timeseries: this.samples,

@@ -3,7 +3,7 @@
  * JSON; it opens from disk with no network) and a Markdown summary for PRs and CI job summaries.
  * Output is deterministic: the same inputs give byte-identical files (no timestamps).
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../cli/errors.ts';
 import { formatValue } from '../compare/metrics.ts';
@@ -13,6 +13,7 @@ import { buildCharts, type Chart } from './charts.ts';
 import { buildReportData, fitText, type ReportData } from './data.ts';
 import { renderSvg } from './render.ts';
 import type { CeilingResult } from '../ceiling/schema.ts';
+import { writeFileAtomic } from '../results/files.ts';
 
 export const HTML_FILE = 'report.html';
 export const MARKDOWN_FILE = 'report.md';
@@ -28,11 +29,6 @@ export interface ReportOutput {
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
 
 interface Table {
   head: string[];
@@ -209,7 +205,7 @@ export async function report(inputs: string | readonly string[], outDir: string)
   const svgs: string[] = [];
   for (const c of charts) svgs.push(await renderSvg(c.spec));
   const html = join(out, HTML_FILE), markdown = join(out, MARKDOWN_FILE);
-  writeAtomic(html, buildHtml(d, charts, svgs, notes));
-  writeAtomic(markdown, buildMarkdown(d, charts, notes));
+  writeFileAtomic(html, buildHtml(d, charts, svgs, notes));
+  writeFileAtomic(markdown, buildMarkdown(d, charts, notes));
   return { html, markdown, charts: charts.map((c) => c.id), notes };
 }

@@ -3,11 +3,8 @@
  * Reports, compare and CI read these files, never console output. Wall-clock figures live only
  * under `sim` and `machine`, so two runs with the same seed and inputs differ nowhere else.
  */
-import { readFileSync, writeFileSync, renameSync, unlinkSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { z } from 'zod';
-import { UsageError } from '../cli/errors.ts';
-import { describeIssue } from '../harness/scenario.ts';
+import { readVersioned, writeJsonAtomic } from './files.ts';
 import { LiveSectionSchema } from '../live/schema.ts';
 
 export const RESULT_SCHEMA = 'fleetbench/result@1';
@@ -100,34 +97,10 @@ export type Result = z.infer<typeof ResultSchema>;
 
 /** Writes a result without ever leaving a half-written or truncated file: temp file, then rename. */
 export function writeResultAtomic(path: string, result: Result): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, JSON.stringify(result, null, 2) + '\n');
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* nothing to clean */
-    }
-    throw e;
-  }
+  writeJsonAtomic(path, result);
 }
 
 /** Reads and validates a result file; bad files get one clear line. */
 export function readResult(path: string): Result {
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`${path}: not a readable JSON result (${(e as Error).message})`);
-  }
-  const schema = (data as { schema?: unknown } | null)?.schema;
-  if (schema !== RESULT_SCHEMA) {
-    throw new UsageError(`${path}: schema is ${JSON.stringify(schema)}, expected "${RESULT_SCHEMA}"`);
-  }
-  const parsed = ResultSchema.safeParse(data);
-  if (!parsed.success) throw new UsageError(`${path}: ${describeIssue(parsed.error)}`);
-  return parsed.data;
+  return readVersioned(path, RESULT_SCHEMA, ResultSchema);
 }

@@ -2,7 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import type { RunConfig } from '../harness/run-config.ts';
 import { percentiles } from '../harness/measures.ts';
-import { FLEET } from '../model/defaults.ts';
+import { verdict } from '../harness/verdict.ts';
 import { machineInfo, toolInfo } from '../results/meta.ts';
 import { RESULT_SCHEMA, type Result } from '../results/schema.ts';
 import { Simulation, loadThreadEntries } from './simulation.ts';
@@ -44,29 +44,7 @@ function buildResult(cfg: RunConfig, sim: Simulation, wall: { wallMs: number; pe
   // modelled capacity: every live node's cores, less the CPU the protocol burned, at cpuUsPerRequest
   const capacityUs = nodeSec * cfg.limits.coresPerNode * 1e6 - sim.cpuUsTotal;
   const throughputPerSec = simulatedMs > 0 ? Math.max(0, capacityUs) / cfg.costs.cpuUsPerRequest / (simulatedMs / 1000) : 0;
-  const limitsHit = [...m.limits.entries()]
-    .map(([limit, l]) => ({ limit, nodes: l.count, firstAtMs: l.firstAtMs }))
-    .sort((a, b) => a.firstAtMs - b.firstAtMs || a.limit.localeCompare(b.limit));
-  const viewAccuracy = m.viewAccuracy();
-  const healthChecks = [
-    { name: 'limitsHit', ok: limitsHit.length === 0, value: limitsHit.length, threshold: 0, rule: 'no host limit hit' },
-    {
-      name: 'tailMisrouteRate',
-      ok: tailMisrouteRate <= FLEET.misrouteSlo.value,
-      value: tailMisrouteRate,
-      threshold: FLEET.misrouteSlo.value,
-      rule: 'misroute rate over the scenario\'s tail window ≤ threshold',
-    },
-    {
-      name: 'viewAccuracy',
-      ok: viewAccuracy >= FLEET.viewAccuracySlo.value,
-      value: viewAccuracy,
-      threshold: FLEET.viewAccuracySlo.value,
-      rule: 'view accuracy at the end ≥ threshold',
-    },
-  ];
-  const counters: Record<string, number> = {};
-  for (const k of [...m.counters.keys()].sort()) counters[k] = m.counters.get(k)!;
+  const { limitsHit, viewAccuracy, healthChecks, healthy, counters } = verdict(m, tailMisrouteRate);
   return {
     schema: RESULT_SCHEMA,
     run: {
@@ -116,7 +94,7 @@ function buildResult(cfg: RunConfig, sim: Simulation, wall: { wallMs: number; pe
       },
       protocolCounters: counters,
       cells: sim.partitioned ? cellSummary(cfg, sim) : null,
-      healthy: healthChecks.every((c) => c.ok),
+      healthy,
       healthChecks,
     },
     timeseries: sim.samples,

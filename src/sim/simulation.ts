@@ -21,7 +21,6 @@ import type {
   NodeContext,
   NodeProtocol,
   ProtocolDefinition,
-  ParamValues,
   Reporter,
   SpawnResult,
   ThreadActor,
@@ -31,14 +30,15 @@ import type {
   ThreadMain,
   TimerId,
 } from '../contract/protocol.ts';
-import type { Costs, Limits, NetworkModel } from '../model/defaults.ts';
 import { EventQueue } from './event-queue.ts';
 import { Rng } from './rng.ts';
 import { Measures, type LimitName } from '../harness/measures.ts';
-import { Truth, type FleetSettings } from '../harness/truth.ts';
+import { Truth } from '../harness/truth.ts';
 import { FlatRouter } from '../harness/flat-router.ts';
+import { drawDistinct } from '../harness/verdict.ts';
 import type { CellRouter } from '../contract/protocol.ts';
-import type { Scenario, ScenarioEvent } from '../harness/scenario.ts';
+import type { ScenarioEvent } from '../harness/scenario.ts';
+import type { RunConfig } from '../harness/run-config.ts';
 
 const TIMER = 0;
 const DELIVER = 1;
@@ -49,17 +49,7 @@ const RESHARD = 5;
 const JOIN = 6;
 const RESUME = 7;
 
-export interface SimConfig {
-  protocol: ProtocolDefinition<any>;
-  params: ParamValues;
-  scenario: Scenario;
-  nodes: number;
-  seed: number;
-  durationMs: number;
-  costs: Costs;
-  limits: Limits;
-  network: NetworkModel;
-  fleet: FleetSettings;
+export interface SimConfig extends Omit<RunConfig, 'costProfile'> {
   /** Resolved thread entry points, keyed `${module}#${export}` (see loadThreadEntries). */
   threadMains: ReadonlyMap<string, ThreadMain<any>>;
   /** Called about every 64k events with virtual time and events so far. */
@@ -651,14 +641,7 @@ export class Simulation {
   /** k distinct live nodes chosen by the harness generator; paused nodes excluded when asked. */
   #pickLive(k: number, skipPaused = false): SimNode[] {
     const pool = this.#liveIds.filter((id) => !skipPaused || this.nodes[id].pausedUntil <= this.now);
-    const out: SimNode[] = [];
-    for (let i = 0; i < k && pool.length > 0; i++) {
-      const j = this.#harness.int(pool.length);
-      out.push(this.nodes[pool[j]]);
-      pool[j] = pool[pool.length - 1];
-      pool.pop();
-    }
-    return out;
+    return drawDistinct(pool, k, this.#harness).map((id) => this.nodes[id]);
   }
 
   #scenarioEvent(e: ScenarioEvent): void {

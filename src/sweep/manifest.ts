@@ -4,11 +4,12 @@
  * be wrongly skipped; merge checks that every part describes one grid. The shard is recorded but is
  * not part of the grid's identity (parts of one grid differ only in it).
  */
-import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../cli/errors.ts';
 import { describeIssue } from '../harness/scenario.ts';
+import { writeJsonAtomic } from '../results/files.ts';
 
 export const SWEEP_SCHEMA = 'fleetbench/sweep@1';
 export const MANIFEST_FILE = 'sweep.json';
@@ -62,9 +63,5 @@ export function readManifest(dir: string): Manifest | null {
 }
 
 export function writeManifest(dir: string, m: Manifest): void {
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, MANIFEST_FILE);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(m, null, 2) + '\n');
-  renameSync(tmp, path);
+  writeJsonAtomic(join(dir, MANIFEST_FILE), m);
 }

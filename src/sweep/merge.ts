@@ -5,7 +5,7 @@
  * outside machine, sim and tool). Nothing is written until all checks pass, and an existing
  * file in the output directory is never replaced by a different one.
  */
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../cli/errors.ts';
 import { loadScenario } from '../harness/scenario.ts';
@@ -13,6 +13,7 @@ import { readResult, type Result } from '../results/schema.ts';
 import { gridCells } from './grid.ts';
 import { MANIFEST_FILE, gridDifference, readManifest, sameGrid, writeManifest, type Grid } from './manifest.ts';
 import { staleReason } from './sweep.ts';
+import { writeFileAtomic } from '../results/files.ts';
 
 export interface MergeOptions {
   /** merge even if cells of the grid are missing from every part */
@@ -112,11 +113,7 @@ export function merge(parts: readonly string[], outDir: string, opts: MergeOptio
   }
   try {
     mkdirSync(out, { recursive: true });
-    for (const { target, text } of writes) {
-      const tmp = `${target}.${process.pid}.tmp`;
-      writeFileSync(tmp, text);
-      renameSync(tmp, target);
-    }
+    for (const { target, text } of writes) writeFileAtomic(target, text);
     writeManifest(out, { schema: 'fleetbench/sweep@1', grid: g, shard: null });
   } catch (e) {
     throw new UsageError(`--out: cannot write to ${out} (${(e as Error).message})`);

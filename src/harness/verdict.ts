@@ -1,0 +1,47 @@
+/**
+ * The verdict on a run, shared by every runtime: limits hit, view accuracy, counters and the
+ * health checks behind `summary.healthy`. One definition, so a simulated and a live run of the
+ * same scenario are judged alike.
+ */
+import { FLEET } from '../model/defaults.ts';
+import type { Measures } from './measures.ts';
+import type { Rng } from '../sim/rng.ts';
+
+export function verdict(m: Measures, tailMisrouteRate: number) {
+  const limitsHit = [...m.limits.entries()]
+    .map(([limit, l]) => ({ limit, nodes: l.count, firstAtMs: l.firstAtMs }))
+    .sort((a, b) => a.firstAtMs - b.firstAtMs || a.limit.localeCompare(b.limit));
+  const viewAccuracy = m.viewAccuracy();
+  const healthChecks = [
+    { name: 'limitsHit', ok: limitsHit.length === 0, value: limitsHit.length, threshold: 0, rule: 'no host limit hit' },
+    {
+      name: 'tailMisrouteRate',
+      ok: tailMisrouteRate <= FLEET.misrouteSlo.value,
+      value: tailMisrouteRate,
+      threshold: FLEET.misrouteSlo.value,
+      rule: "misroute rate over the scenario's tail window ≤ threshold",
+    },
+    {
+      name: 'viewAccuracy',
+      ok: viewAccuracy >= FLEET.viewAccuracySlo.value,
+      value: viewAccuracy,
+      threshold: FLEET.viewAccuracySlo.value,
+      rule: 'view accuracy at the end ≥ threshold',
+    },
+  ];
+  const counters: Record<string, number> = {};
+  for (const k of [...m.counters.keys()].sort()) counters[k] = m.counters.get(k)!;
+  return { limitsHit, viewAccuracy, healthChecks, healthy: healthChecks.every((c) => c.ok), counters };
+}
+
+/** k distinct members of `pool` chosen by `rng`, in draw order. Consumes `pool`. */
+export function drawDistinct<T>(pool: T[], k: number, rng: Rng): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < k && pool.length > 0; i++) {
+    const j = rng.int(pool.length);
+    out.push(pool[j]);
+    pool[j] = pool[pool.length - 1];
+    pool.pop();
+  }
+  return out;
+}
