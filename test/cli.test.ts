@@ -1,5 +1,5 @@
 // Bad input gets one clear line naming the field, exit code 2, and no result file on disk is damaged.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -121,5 +121,26 @@ describe('the fleetbench binary', () => {
     const text = execFileSync(process.execPath, [join(ROOT, 'bin/fleetbench.mjs'), 'run', '--help'], { encoding: 'utf8' });
     for (const flag of ['--protocol', '--scenario', '--nodes', '--seed', '--duration', '--set', '--out']) expect(text).toContain(flag);
     expect(existsSync(join(ROOT, 'bin/fleetbench.mjs'))).toBe(true);
+  });
+
+  // regression: the simulator ran synchronously, so the SIGINT handler only ran after the whole
+  // run had finished; now the run yields to the event loop between batches of events
+  it('Ctrl-C stops a long run early and still writes its result, marked incomplete', async () => {
+    const out = join(dir, 'interrupted.json');
+    const child = spawn(process.execPath, [join(ROOT, 'bin/fleetbench.mjs'), 'run', '-q', '-p', 'thread-per-peer', '-s', 'steady', '-n', '300', '-d', '600s', '--out', out], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d) => (err += String(d)));
+    // interrupt once the run is under way (tsx start-up and fleet boot take a moment)
+    await new Promise((r) => setTimeout(r, 3_000));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(130);
+    expect(err).toMatch(/interrupted/);
+    const r = readResult(out);
+    expect(r.run.completed).toBe(false);
+    expect(r.run.simulatedMs).toBeGreaterThan(0);
+    expect(r.run.simulatedMs).toBeLessThan(600_000);
   });
 });

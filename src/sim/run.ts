@@ -22,7 +22,9 @@ export async function runSim(cfg: RunConfig, hooks: SimHooks = {}): Promise<Resu
   };
   const sim = new Simulation({ ...cfg, threadMains, onProgress, shouldStop: hooks.shouldStop });
   const t0 = performance.now();
-  sim.run();
+  sim.start();
+  // yield to the event loop every 2^18 events (a few tens of ms) so Ctrl-C and timers get to run
+  while (!sim.step(1 << 18)) await new Promise<void>((done) => setImmediate(done));
   const wallMs = performance.now() - t0;
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
   return buildResult(cfg, sim, { wallMs, peakRss });

@@ -282,7 +282,14 @@ export class Simulation {
 
   // ---- run --------------------------------------------------------------------------------
 
+  /** Runs to the end in one go (the caller's event loop is blocked meanwhile). */
   run(): void {
+    this.start();
+    while (!this.step(Infinity));
+  }
+
+  /** Boots the initial fleet and schedules the scenario. */
+  start(): void {
     const { cfg } = this;
     // the initial fleet has been running: everyone is listed by the membership service already
     // and every process is up before any protocol starts, so first connections succeed
@@ -294,27 +301,44 @@ export class Simulation {
     const rs = cfg.scenario.reshards;
     if (rs.perSec > 0) this.q.push(rs.fromMs + this.#harness.exp(1000 / rs.perSec), RESHARD, 1, 0, undefined);
     this.q.push(cfg.fleet.sampleEveryMs, SAMPLE, 0, 0, undefined);
+  }
 
-    const q = this.q;
+  #nextCheck = 1 << 16;
+  #finished = false;
+
+  /**
+   * Processes up to `budget` events; true once the run is over (its end reached, or stopped
+   * by shouldStop). Between calls the caller may yield to its event loop, so a Ctrl-C handler
+   * gets to run; the events and their order do not depend on the budget.
+   */
+  step(budget: number): boolean {
+    if (this.#finished) return true;
+    const { cfg, q } = this;
     const end = cfg.durationMs;
-    let nextCheck = 1 << 16;
-    while (q.size > 0 && q.peekTime() <= end) {
+    for (let n = 0; n < budget; n++) {
+      if (q.size === 0 || q.peekTime() > end) return this.#finish();
       q.pop();
       this.now = q.time;
       this.#dispatch(q.kind, q.a, q.b, q.payload, q.seq);
       if (this.#postTo.length > 0) this.#drainPosts();
-      if (++this.events >= nextCheck) {
-        nextCheck += 1 << 16;
+      if (++this.events >= this.#nextCheck) {
+        this.#nextCheck += 1 << 16;
         cfg.onProgress?.(this.now, this.events);
         if (cfg.shouldStop?.()) {
           this.stoppedEarly = true;
-          break;
+          return this.#finish();
         }
       }
     }
-    if (!this.stoppedEarly) this.now = end;
+    return false;
+  }
+
+  #finish(): true {
+    this.#finished = true;
+    if (!this.stoppedEarly) this.now = this.cfg.durationMs;
     if (this.samples.length === 0 || this.samples[this.samples.length - 1].tMs < this.now) this.#sample();
     for (const n of this.nodes) if (n.alive) this.nodeSecondsAlive += (this.now - Math.max(0, n.startedAt)) / 1000;
+    return true;
   }
 
   #dispatch(kind: number, a: number, b: number, payload: unknown, seq: number): void {
