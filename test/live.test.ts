@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { resolveRun } from '../src/harness/run-config.ts';
-import { parseScenario } from '../src/harness/scenario.ts';
+import { loadScenario, parseScenario } from '../src/harness/scenario.ts';
 import { cgroupUnavailableReason } from '../src/live/cgroup.ts';
 import { planFleet } from '../src/live/capacity.ts';
 import { processAlive } from '../src/live/procfs.ts';
@@ -99,16 +99,7 @@ describe('kinesis-2020 in miniature, with a real thread limit', () => {
   const reason = cgroupUnavailableReason();
   // 6 FEs: 5 peer Workers + 11 base threads fit under 16; two joiners need 7 each and every
   // existing FE one more, which the kernel refuses
-  const mini = scenario('live-kinesis-mini', {
-    nodes: 6,
-    durationMs: 10_000,
-    fleet: { shards: 64, membershipLagMs: 500 },
-    limits: { threadsPerNode: 16 },
-    // reshards stop 1.5 s (more than one sync interval) before the tail window opens
-    reshards: { perSec: 4, untilMs: 6000 },
-    tailMs: 2500,
-    events: [{ type: 'add', atMs: 1500, count: 2, overMs: 500 }],
-  });
+  const mini = loadScenario('kinesis-2020-mini');
   const sets = ['membershipPollMs=1000'];
 
   it.skipIf(reason !== null)(`thread-per-peer goes from healthy to misrouting when capacity is added (cgroup pids.max)${reason ? ` — skipped: ${reason}` : ''}`, async () => {
@@ -127,8 +118,11 @@ describe('kinesis-2020 in miniature, with a real thread limit', () => {
     expect(r.summary.healthy).toBe(false);
   });
 
-  it('async-multiplexed stays healthy through the same addition', async () => {
-    const r = await live({ protocol: 'async-multiplexed', scenario: mini, sets }, { transport: 'uws' });
+  it.each([
+    ['async-multiplexed', sets],
+    ['swim', []],
+  ] as const)('%s stays healthy through the same addition', async (protocol, protocolSets) => {
+    const r = await live({ protocol, scenario: mini, sets: [...protocolSets] }, { transport: 'uws' });
     expect(r.summary.limitsHit).toEqual([]);
     expect(r.summary.requests.tailMisrouteRate).toBeLessThanOrEqual(0.001);
     expect(r.summary.membership.unconvergedJoins).toBe(0);
