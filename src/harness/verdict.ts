@@ -4,7 +4,7 @@
  * same scenario are judged alike.
  */
 import { FLEET } from '../model/defaults.ts';
-import type { Measures } from './measures.ts';
+import { percentiles, type Measures } from './measures.ts';
 import type { Rng } from '../sim/rng.ts';
 
 export function verdict(m: Measures, tailMisrouteRate: number) {
@@ -32,6 +32,26 @@ export function verdict(m: Measures, tailMisrouteRate: number) {
   const counters: Record<string, number> = {};
   for (const k of [...m.counters.keys()].sort()) counters[k] = m.counters.get(k)!;
   return { limitsHit, viewAccuracy, healthChecks, healthy: healthChecks.every((c) => c.ok), counters };
+}
+
+/** summary.membership and summary.shardMap, with reshards unconverged at `endMs` censored there. */
+export function beliefSummary(m: Measures, endMs: number, viewAccuracy: number) {
+  return {
+    membership: {
+      joinConvergenceMs: percentiles(m.joinSamples),
+      unconvergedJoins: m.pendingJoins,
+      detectionMs: { first: percentiles(m.detectFirst), all: percentiles(m.detectAll) },
+      undetectedCrashes: m.pendingDetections,
+      falsePositives: m.falsePositives,
+      viewAccuracy,
+    },
+    shardMap: {
+      reshards: m.reshardCount,
+      stalenessMs: percentiles(m.stalenessWithCensored(endMs)),
+      unconverged: m.unconvergedReshards,
+      superseded: m.supersededReshards,
+    },
+  };
 }
 
 /** k distinct members of `pool` chosen by `rng`, in draw order. Consumes `pool`. */

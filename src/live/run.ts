@@ -28,7 +28,7 @@ import { Measures, percentiles } from '../harness/measures.ts';
 import type { RunConfig } from '../harness/run-config.ts';
 import type { ScenarioEvent } from '../harness/scenario.ts';
 import { Truth } from '../harness/truth.ts';
-import { drawDistinct, verdict } from '../harness/verdict.ts';
+import { drawDistinct, verdict, beliefSummary } from '../harness/verdict.ts';
 import { machineInfo, toolInfo } from '../results/meta.ts';
 import { RESULT_SCHEMA, type Result } from '../results/schema.ts';
 import type { Sample } from '../sim/simulation.ts';
@@ -1017,20 +1017,7 @@ class Coordinator {
         connections: { peakPerNode: socketsPeak },
         cpu: { protocolUsPerNodePerSec: cpuUs / nodeSec },
         limitsHit,
-        membership: {
-          joinConvergenceMs: percentiles(m.joinSamples),
-          unconvergedJoins: m.pendingJoins,
-          detectionMs: { first: percentiles(m.detectFirst), all: percentiles(m.detectAll) },
-          undetectedCrashes: m.pendingDetections,
-          falsePositives: m.falsePositives,
-          viewAccuracy,
-        },
-        shardMap: {
-          reshards: m.reshardCount,
-          stalenessMs: percentiles(m.stalenessWithCensored(end)),
-          unconverged: m.unconvergedReshards,
-          superseded: m.supersededReshards,
-        },
+        ...beliefSummary(m, end, viewAccuracy),
         protocolCounters: counters,
         cells: this.partitioned ? this.#cellSummary() : null,
         healthy,

@@ -1,8 +1,7 @@
 /** Runs one resolved configuration in the simulator and assembles its result. */
 import { performance } from 'node:perf_hooks';
 import type { RunConfig } from '../harness/run-config.ts';
-import { percentiles } from '../harness/measures.ts';
-import { verdict } from '../harness/verdict.ts';
+import { verdict, beliefSummary } from '../harness/verdict.ts';
 import { machineInfo, toolInfo } from '../results/meta.ts';
 import { RESULT_SCHEMA, type Result } from '../results/schema.ts';
 import { Simulation, loadThreadEntries } from './simulation.ts';
@@ -80,20 +79,7 @@ function buildResult(cfg: RunConfig, sim: Simulation, wall: { wallMs: number; pe
       connections: { peakPerNode: peakConns },
       cpu: { protocolUsPerNodePerSec: sim.cpuUsTotal / nodeSec },
       limitsHit,
-      membership: {
-        joinConvergenceMs: percentiles(m.joinSamples),
-        unconvergedJoins: m.pendingJoins,
-        detectionMs: { first: percentiles(m.detectFirst), all: percentiles(m.detectAll) },
-        undetectedCrashes: m.pendingDetections,
-        falsePositives: m.falsePositives,
-        viewAccuracy,
-      },
-      shardMap: {
-        reshards: m.reshardCount,
-        stalenessMs: percentiles(m.stalenessWithCensored(simulatedMs)),
-        unconverged: m.unconvergedReshards,
-        superseded: m.supersededReshards,
-      },
+      ...beliefSummary(m, simulatedMs, viewAccuracy),
       protocolCounters: counters,
       cells: sim.partitioned ? cellSummary(cfg, sim) : null,
       healthy,
