@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { NodeContext, NodeId } from '../src/contract/protocol.ts';
+import type { NodeId } from '../src/contract/protocol.ts';
+import { fakeNode } from '../src/harness/fake-node.ts';
 import { resolveRun } from '../src/harness/run-config.ts';
 import type { Scenario } from '../src/harness/scenario.ts';
 import { runSim } from '../src/sim/run.ts';
@@ -13,73 +14,29 @@ import { suspicionTimeoutMs } from '../protocols/swim/timing.ts';
 
 /** `autoAck`: every ping this node sends is acked by its target right after the handler returns. */
 function harness(opts: { self?: NodeId; members?: NodeId[]; params?: Record<string, number | boolean | string>; startAt?: number; autoAck?: boolean } = {}) {
-  const self = opts.self ?? 0;
-  const members = opts.members ?? [0, 1, 2, 3, 4];
-  let now = opts.startAt ?? 0;
   let seed = 12345;
-  let nextTimer = 1;
-  const timers = new Map<number, { at: number; tag: number }>();
-  const sent: Array<{ to: NodeId; msg: SwimMsg }> = [];
-  const ups: NodeId[] = [];
-  const downs: NodeId[] = [];
-  const shardUpdates: Array<[number, number]> = [];
-  const counters: Record<string, number> = {};
   const acks: Array<[NodeId, number]> = [];
-  const ctx: NodeContext<SwimMsg> = {
-    self,
-    now: () => now,
+  const fake = fakeNode<SwimMsg>(swim, {
+    self: opts.self ?? 0,
+    members: opts.members ?? [0, 1, 2, 3, 4],
+    shards: 8,
+    shardCluster: () => 0,
+    params: opts.params,
+    startAt: opts.startAt,
     random: () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32),
-    setTimer: (d, tag) => {
-      timers.set(nextTimer, { at: now + d, tag });
-      return nextTimer++;
-    },
-    cancelTimer: (id) => void timers.delete(id),
-    send: (to, msg) => {
-      sent.push({ to, msg });
+    onSend: (to, msg) => {
       if (opts.autoAck && msg.t === PING) acks.push([to, msg.seq]);
     },
-    connect: () => 'ok',
-    disconnect: () => {},
-    membership: () => members,
-    spawnThread: () => ({ ok: false, reason: 'threads' }),
-    report: {
-      memberUp: (m) => void ups.push(m),
-      memberDown: (m) => void downs.push(m),
-      shardUpdated: (s, v) => void shardUpdates.push([s, v]),
-      count: (name, d = 1) => void (counters[name] = (counters[name] ?? 0) + d),
+    afterTimer: () => {
+      for (const [from, seq] of acks.splice(0)) fake.node.onMessage(from, { t: ACK, seq, u: [] });
     },
-  };
-  const node = swim.create(ctx, opts.params ?? {}) as SwimNode;
-  node.start({ self, joining: false, members, shards: 8, shardCluster: new Int32Array(8), shardVersion: new Uint32Array(8).fill(1) });
-  return {
-    node,
-    sent,
-    ups,
-    downs,
-    shardUpdates,
-    counters,
-    get now() {
-      return now;
-    },
-    /** Runs every timer due within `ms`, in time order. */
-    advance(ms: number) {
-      const end = now + ms;
-      for (;;) {
-        let best = -1, bestAt = Infinity;
-        for (const [id, t] of timers) if (t.at <= end && t.at < bestAt) (best = id), (bestAt = t.at);
-        if (best < 0) break;
-        const t = timers.get(best)!;
-        timers.delete(best);
-        now = t.at;
-        node.onTimer(t.tag);
-        for (const [from, seq] of acks.splice(0)) node.onMessage(from, { t: ACK, seq, u: [] });
-      }
-      now = end;
-    },
+  });
+  return Object.assign(fake, {
+    node: fake.node as SwimNode,
     gossip(from: NodeId, ...u: number[]) {
-      node.onMessage(from, { t: GOSSIP, u });
+      fake.node.onMessage(from, { t: GOSSIP, u });
     },
-  };
+  });
 }
 
 const state = (h: ReturnType<typeof harness>, m: NodeId) => h.node.members.state(m);

@@ -7,7 +7,7 @@ import { EventQueue } from '../../src/sim/event-queue.ts';
 import { AllToAllView, SYNC, allToAllCodec, type AllToAllMsg } from '../../protocols/shared/all-to-all.ts';
 import { PROTOCOLS } from '../../src/protocols.ts';
 import type { Reporter } from '../../src/contract/protocol.ts';
-import { fakeNode } from './fake-node.ts';
+import { fakeNode } from '../../src/harness/fake-node.ts';
 
 export interface MicroTask {
   name: string;
