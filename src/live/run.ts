@@ -29,6 +29,7 @@ import type { RunConfig } from '../harness/run-config.ts';
 import type { ScenarioEvent } from '../harness/scenario.ts';
 import { Truth } from '../harness/truth.ts';
 import { drawDistinct, verdict, beliefSummary } from '../harness/verdict.ts';
+import { RequestTally } from '../harness/request-tally.ts';
 import { machineInfo, toolInfo } from '../results/meta.ts';
 import { RESULT_SCHEMA, type Result } from '../results/schema.ts';
 import type { Sample } from '../sim/simulation.ts';
@@ -186,26 +187,15 @@ class Coordinator {
   #lastMembership = new Map<number, string>();
   readonly samples: Sample[] = [];
   readonly liveSamples: LiveSection['timeseries'] = [];
-  readonly tailFromMs: number;
   #startupMs = 0;
   #warmup = { ms: 0, converged: false, viewAccuracy: 0 };
   #wallStart = performance.now();
   #coordPeakRss = process.memoryUsage().rss;
   // requests
-  requests = 0;
+  readonly requests: RequestTally;
   answered = 0;
-  misrouted = 0;
-  failed = 0;
-  tailRequests = 0;
-  tailMisrouted = 0;
-  #wRequests = 0;
-  #wMisrouted = 0;
-  #wFailed = 0;
   readonly #latencies: number[] = [];
-  #cellOutageAt: number | null = null;
   readonly #crashedCells = new Set<number>();
-  #outageRequests = 0;
-  #outageBad = 0;
   // messages at the previous sample
   #prevMsgs = 0;
   #prevBytes = 0;
@@ -228,7 +218,7 @@ class Coordinator {
     this.truth = new Truth(cfg.fleet, this.#harness, this.router);
     this.#history = Array.from({ length: cfg.fleet.shards }, (_, s) => [[-Infinity, this.truth.shardCluster[s]] as [number, number]]);
     this.#loss = cfg.network.lossRate;
-    this.tailFromMs = cfg.durationMs - (cfg.scenario.tailMs ?? Math.min(10_000, cfg.durationMs / 4));
+    this.requests = new RequestTally(cfg.durationMs - (cfg.scenario.tailMs ?? Math.min(10_000, cfg.durationMs / 4)));
   }
 
   now(): number {
@@ -679,7 +669,7 @@ class Coordinator {
         const cells = [...sizes.keys()].sort((a, b) => a - b);
         const cell = e.cell ?? cells[this.#harness.int(cells.length)];
         if (cell === undefined) return;
-        this.#cellOutageAt ??= this.now();
+        this.requests.outageFromMs ??= this.now();
         this.#crashedCells.add(cell);
         for (const n of this.#liveNodes()) if (n.cell === cell) this.#crash(n);
         return;
@@ -739,33 +729,14 @@ class Coordinator {
     for (let i = 0; i < answered.length; i += 5) {
       const shard = answered[i + 1], cluster = answered[i + 2], t = answered[i + 3];
       if (t > end) continue;
-      this.requests++;
       this.answered++;
-      this.#wRequests++;
-      const inTail = t >= this.tailFromMs;
-      if (inTail) this.tailRequests++;
-      const inOutage = this.#cellOutageAt !== null && t >= this.#cellOutageAt;
-      if (inOutage) this.#outageRequests++;
       if (this.#latencies.length < 1_000_000) this.#latencies.push(answered[i + 4]);
-      if (cluster !== this.#clusterAt(shard, t)) {
-        this.misrouted++;
-        this.#wMisrouted++;
-        if (inTail) this.tailMisrouted++;
-        if (inOutage) this.#outageBad++;
-      }
+      this.requests.record(t, cluster === this.#clusterAt(shard, t) ? 'routed' : 'misrouted');
     }
     for (let i = 0; i < failed.length; i += 2) {
       const t = failed[i + 1];
       if (t > end) continue;
-      this.requests++;
-      this.failed++;
-      this.#wRequests++;
-      this.#wFailed++;
-      if (t >= this.tailFromMs) this.tailRequests++;
-      if (this.#cellOutageAt !== null && t >= this.#cellOutageAt) {
-        this.#outageRequests++;
-        this.#outageBad++;
-      }
+      this.requests.record(t, 'failed');
     }
   }
 
@@ -817,9 +788,7 @@ class Coordinator {
     this.samples.push({
       tMs: t,
       liveNodes: this.measures.liveCount,
-      requests: this.#wRequests,
-      misrouted: this.#wMisrouted,
-      failed: this.#wFailed,
+      ...this.requests.takeWindow(),
       messages: msgs - this.#prevMsgs,
       bytes: bytes - this.#prevBytes,
       threadsMaxPerNode: threadsMax,
@@ -838,7 +807,6 @@ class Coordinator {
     });
     this.#prevMsgs = msgs;
     this.#prevBytes = bytes;
-    this.#wRequests = this.#wMisrouted = this.#wFailed = 0;
   }
 
   #messageTotals(): { msgs: number; bytes: number; dropped: number } {
@@ -930,9 +898,8 @@ class Coordinator {
     }
     nodeSec = Math.max(nodeSec, 1e-9);
     const totals = this.#endTotals ?? this.#messageTotals();
-    const requests = this.requests;
-    const misrouteRate = requests ? this.misrouted / requests : 0;
-    const tailMisrouteRate = this.tailRequests ? this.tailMisrouted / this.tailRequests : 0;
+    const req = this.requests;
+    const tailMisrouteRate = req.tailMisrouteRate;
     const throughputPerSec = end > 0 ? this.answered / (end / 1000) : 0;
     const { limitsHit, viewAccuracy, healthChecks, healthy, counters } = verdict(m, tailMisrouteRate);
     const enforcement = this.#cgroupRoot ? 'cgroup' : 'emulated';
@@ -949,7 +916,7 @@ class Coordinator {
         ratePerSec: cfg.fleet.requestsPerSec,
         maxInFlight: this.opts.maxInFlight ?? 64,
         answered: this.answered,
-        failed: this.failed,
+        failed: req.failed,
         throughputPerSec,
         latencyUs: percentiles(this.#latencies),
       },
@@ -1005,7 +972,7 @@ class Coordinator {
       machine: machineInfo(),
       tool: toolInfo(),
       summary: {
-        requests: { total: requests, misrouted: this.misrouted, failed: this.failed, misrouteRate, tailMisrouteRate, throughputPerSec },
+        requests: { total: req.total, misrouted: req.misrouted, failed: req.failed, misrouteRate: req.misrouteRate, tailMisrouteRate, throughputPerSec },
         messages: {
           total: totals.msgs,
           dropped: totals.dropped,
@@ -1040,7 +1007,7 @@ class Coordinator {
       cellSize: Number(this.cfg.params.cellSize),
       nodesPerCell: { min: Math.min(...sizes), max: Math.max(...sizes) },
       shardsPerCell: { min: Math.min(...shards), max: Math.max(...shards) },
-      blastRadius: this.#cellOutageAt === null ? null : this.#outageRequests ? this.#outageBad / this.#outageRequests : 0,
+      blastRadius: this.requests.blastRadius,
       outageShardShare: this.#crashedCells.size === 0 ? null : [...this.#crashedCells].reduce((a, c) => a + shards[c], 0) / this.cfg.fleet.shards,
     };
   }

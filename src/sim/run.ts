@@ -39,9 +39,8 @@ function buildResult(cfg: RunConfig, sim: Simulation, wall: { wallMs: number; pe
     peakConns = Math.max(peakConns, n.peakFds);
     peakMem = Math.max(peakMem, n.peakMemory);
   }
-  const requests = sim.requests;
-  const misrouteRate = requests ? sim.misrouted / requests : 0;
-  const tailMisrouteRate = sim.tailRequests ? sim.tailMisrouted / sim.tailRequests : 0;
+  const req = sim.requests;
+  const tailMisrouteRate = req.tailMisrouteRate;
   // modelled capacity: every live node's cores, less the CPU the protocol burned, at cpuUsPerRequest
   const capacityUs = nodeSec * cfg.limits.coresPerNode * 1e6 - sim.cpuUsTotal;
   const throughputPerSec = simulatedMs > 0 ? Math.max(0, capacityUs) / cfg.costs.cpuUsPerRequest / (simulatedMs / 1000) : 0;
@@ -67,7 +66,7 @@ function buildResult(cfg: RunConfig, sim: Simulation, wall: { wallMs: number; pe
     machine: machineInfo(),
     tool: toolInfo(),
     summary: {
-      requests: { total: requests, misrouted: sim.misrouted, failed: sim.failedRequests, misrouteRate, tailMisrouteRate, throughputPerSec },
+      requests: { total: req.total, misrouted: req.misrouted, failed: req.failed, misrouteRate: req.misrouteRate, tailMisrouteRate, throughputPerSec },
       messages: {
         total: sim.messages,
         dropped: sim.droppedMessages,
@@ -106,7 +105,7 @@ function cellSummary(cfg: RunConfig, sim: Simulation): NonNullable<Result['summa
     cellSize: Number(cfg.params.cellSize),
     nodesPerCell: { min: Math.min(...sizes), max: Math.max(...sizes) },
     shardsPerCell: { min: Math.min(...shards), max: Math.max(...shards) },
-    blastRadius: sim.cellOutageAtMs === null ? null : sim.outageRequests ? sim.outageBad / sim.outageRequests : 0,
+    blastRadius: sim.requests.blastRadius,
     outageShardShare: crashed.size === 0 ? null : [...crashed].reduce((a, c) => a + shards[c], 0) / cfg.fleet.shards,
   };
 }

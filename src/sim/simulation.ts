@@ -36,6 +36,7 @@ import { Measures, type LimitName } from '../harness/measures.ts';
 import { Truth } from '../harness/truth.ts';
 import { FlatRouter } from '../harness/flat-router.ts';
 import { drawDistinct } from '../harness/verdict.ts';
+import { RequestTally } from '../harness/request-tally.ts';
 import type { CellRouter } from '../contract/protocol.ts';
 import type { ScenarioEvent } from '../harness/scenario.ts';
 import type { RunConfig } from '../harness/run-config.ts';
@@ -205,11 +206,7 @@ export class Simulation {
   readonly #cellLive: number[][] = [];
   #cellIndex: Int32Array;
   readonly #membershipCache = new Map<number, { src: readonly number[]; list: number[] }>();
-  /** the first crashCell event, and requests, failed or misrouted, from then on */
-  cellOutageAtMs: number | null = null;
   readonly crashedCells = new Set<number>();
-  outageRequests = 0;
-  outageBad = 0;
   now = 0;
   events = 0;
   stoppedEarly = false;
@@ -238,23 +235,15 @@ export class Simulation {
   messages = 0;
   bytes = 0;
   droppedMessages = 0;
-  requests = 0;
-  misrouted = 0;
-  failedRequests = 0;
+  /** sampled requests: totals, tail window, time-series window, cell outage */
+  readonly requests: RequestTally;
   nodeSecondsAlive = 0;
   cpuUsTotal = 0;
   #memSum = 0;
   #memSamples = 0;
   // window counters for samples
-  #wRequests = 0;
-  #wMisrouted = 0;
-  #wFailed = 0;
   #wMessages = 0;
   #wBytes = 0;
-  /** misroutes and requests inside the scenario's tail window */
-  tailRequests = 0;
-  tailMisrouted = 0;
-  readonly tailFromMs: number;
 
   #memoMsg: unknown = undefined;
   #memoBytes = 0;
@@ -277,7 +266,7 @@ export class Simulation {
     this.truth = new Truth(cfg.fleet, this.#harness, this.router);
     this.#lossRate = cfg.network.lossRate;
     this.#latencyTail = Math.max(0, cfg.network.latencyMeanMs - cfg.network.latencyMinMs);
-    this.tailFromMs = cfg.durationMs - (cfg.scenario.tailMs ?? Math.min(10_000, cfg.durationMs / 4));
+    this.requests = new RequestTally(cfg.durationMs - (cfg.scenario.tailMs ?? Math.min(10_000, cfg.durationMs / 4)));
   }
 
   // ---- run --------------------------------------------------------------------------------
@@ -705,7 +694,7 @@ export class Simulation {
         const cells = this.cellSizes().map((n, c) => [n, c]).filter(([n]) => n > 0).map(([, c]) => c);
         const cell = e.cell ?? cells[this.#harness.int(cells.length)];
         if (cell === undefined) return;
-        this.cellOutageAtMs ??= this.now;
+        this.requests.outageFromMs ??= this.now;
         this.crashedCells.add(cell);
         for (const id of [...(this.#cellLive[cell] ?? [])]) this.#stopNode(this.nodes[id], true);
         return;
@@ -746,27 +735,14 @@ export class Simulation {
   #request(): void {
     const shard = this.truth.pickShard();
     const live = this.#cellLive[this.router.cellOfShard(shard)] ?? [];
-    this.requests++;
-    this.#wRequests++;
-    const inTail = this.now >= this.tailFromMs;
-    if (inTail) this.tailRequests++;
-    const inOutage = this.cellOutageAtMs !== null;
-    if (inOutage) this.outageRequests++;
     const node = live.length > 0 ? this.nodes[live[this.#harness.int(live.length)]] : undefined;
     if (node === undefined || node.pausedUntil > this.now) {
       // no FE of that cell is alive, or the chosen one is frozen: a failed request, not a misroute
-      this.failedRequests++;
-      this.#wFailed++;
-      if (inOutage) this.outageBad++;
+      this.requests.record(this.now, 'failed');
       return;
     }
     const routed = (node.main.impl as NodeProtocol<any>).lookup(shard);
-    if (routed !== this.truth.shardCluster[shard]) {
-      this.misrouted++;
-      this.#wMisrouted++;
-      if (inTail) this.tailMisrouted++;
-      if (inOutage) this.outageBad++;
-    }
+    this.requests.record(this.now, routed === this.truth.shardCluster[shard] ? 'routed' : 'misrouted');
   }
 
   /** Live nodes per cell, cells in order (for summary.cells). */
@@ -794,9 +770,7 @@ export class Simulation {
     this.samples.push({
       tMs: this.now,
       liveNodes: this.#liveIds.length,
-      requests: this.#wRequests,
-      misrouted: this.#wMisrouted,
-      failed: this.#wFailed,
+      ...this.requests.takeWindow(),
       messages: this.#wMessages,
       bytes: this.#wBytes,
       threadsMaxPerNode: threadsMax,
@@ -805,7 +779,7 @@ export class Simulation {
       viewAccuracy: this.measures.viewAccuracy(),
       unconvergedReshards: this.measures.unconvergedReshards,
     });
-    this.#wRequests = this.#wMisrouted = this.#wFailed = this.#wMessages = this.#wBytes = 0;
+    this.#wMessages = this.#wBytes = 0;
   }
 
   get meanMemoryPerNode(): number {
