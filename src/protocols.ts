@@ -4,7 +4,7 @@ import { asyncMultiplexed } from '../protocols/async-multiplexed/index.ts';
 import { threadPerPeer } from '../protocols/thread-per-peer/index.ts';
 import { cellPartitioned } from '../protocols/cell-partitioned/index.ts';
 import { swim } from '../protocols/swim/index.ts';
-import { UsageError } from './cli/errors.ts';
+import { UsageError } from './errors.ts';
 
 export const PROTOCOLS: ReadonlyMap<string, ProtocolDefinition<any>> = new Map(
   [threadPerPeer, asyncMultiplexed, swim, cellPartitioned].map((p) => [p.name, p]),

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ceiling } from '../src/ceiling/ceiling.ts';
 import { parseSlo, evaluateSlo } from '../src/ceiling/slo.ts';
 import { LIMITS } from '../src/model/defaults.ts';
-import { UsageError } from '../src/cli/errors.ts';
+import { UsageError } from '../src/errors.ts';
 import { CeilingResultSchema } from '../src/ceiling/schema.ts';
 
 const FAST = { scenario: 'steady', durationMs: 2000 } as const;

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Command } from 'commander';
 import { simulate, scenarioLike } from './helpers.ts';
 import type { Result } from '../src/results/schema.ts';
-import { UsageError } from '../src/cli/errors.ts';
+import { UsageError } from '../src/errors.ts';
 import { compare, failed, formatMarkdown, formatText } from '../src/compare/compare.ts';
 import { registerCompareCommand, parseThreshold } from '../src/compare/cli.ts';
 import { mannWhitneyU, medianCI, median, powerFit } from '../src/compare/stats.ts';

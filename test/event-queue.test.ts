@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventQueue } from '../src/sim/event-queue.ts';
-import { Rng } from '../src/sim/rng.ts';
+import { Rng } from '../src/harness/rng.ts';
 
 describe('event queue', () => {
   it('pops in time order, and events at the same instant in scheduling order', () => {

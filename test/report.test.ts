@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { scenarioLike, simulate } from './helpers.ts';
 import { writeResultAtomic, type Result } from '../src/results/schema.ts';
 import { report } from '../src/report/report.ts';
-import { UsageError } from '../src/cli/errors.ts';
+import { UsageError } from '../src/errors.ts';
 import { CEILING_SCHEMA, type CeilingResult } from '../src/ceiling/schema.ts';
 import { MICRO_SCHEMA } from '../src/compare/micro-schema.ts';
 

@@ -7,7 +7,7 @@ import { merge, mergeTree } from '../src/sweep/merge.ts';
 import { parseNodeList, parseShard } from '../src/sweep/grid.ts';
 import { readResult } from '../src/results/schema.ts';
 import { getPreset } from '../src/sweep/presets.ts';
-import { UsageError } from '../src/cli/errors.ts';
+import { UsageError } from '../src/errors.ts';
 import { deterministicPart } from './helpers.ts';
 
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `fleetbench-sweep-${name}-`));

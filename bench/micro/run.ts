@@ -15,7 +15,7 @@ import { Bench } from 'tinybench';
 import { machineInfo, toolInfo } from '../../src/results/meta.ts';
 import { MICRO_SCHEMA, MicroResultSchema, type MicroResult } from '../../src/compare/micro-schema.ts';
 import { median } from '../../src/compare/stats.ts';
-import { UsageError } from '../../src/cli/errors.ts';
+import { UsageError } from '../../src/errors.ts';
 import { buildTasks } from './tasks.ts';
 
 export const DEFAULT_ROUNDS = 5;

@@ -19,7 +19,7 @@
  */
 import os from 'node:os';
 import v8 from 'node:v8';
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 import { resolveRun, type RunConfig } from '../harness/run-config.ts';
 import { runSim } from '../sim/run.ts';
 import { machineInfo, toolInfo } from '../results/meta.ts';

@@ -2,7 +2,7 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 import { parseDuration } from '../harness/run-config.ts';
 import { DEFAULT_MAX_NODES, DEFAULT_START_NODES, ceiling } from './ceiling.ts';
 import type { CeilingResult, CeilingRun } from './schema.ts';

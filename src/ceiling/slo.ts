@@ -12,7 +12,7 @@
  * evaluation says "not measured".
  */
 import { z } from 'zod';
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 import { ResultSchema, type Result } from '../results/schema.ts';
 
 export type Op = '<=' | '<' | '>=' | '>' | '==';

@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import cliProgress from 'cli-progress';
-import { UsageError } from './errors.ts';
+import { UsageError } from '../errors.ts';
 import { comparisonTable, num } from './format.ts';
 import { PROTOCOLS } from '../protocols.ts';
 import { loadScenario, scenarioNames } from '../harness/scenario.ts';

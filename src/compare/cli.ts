@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 import { DEFAULT_THRESHOLD, compare, failed, formatMarkdown, formatText } from './compare.ts';
 
 /** "10%", "0.1" → 0.1 */

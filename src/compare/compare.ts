@@ -13,7 +13,7 @@
  * Files that cannot be compared (unknown schema, nothing in common, base and head of different
  * kinds) are a UsageError naming the field, never a misleading table.
  */
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 import type { Result } from '../results/schema.ts';
 import { RESULT_METRICS, formatValue, type Direction, type Unit } from './metrics.ts';
 import { loadInputs, isEmpty, type Inputs } from './inputs.ts';

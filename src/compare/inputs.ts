@@ -6,7 +6,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 import { RESULT_SCHEMA, readResult, type Result } from '../results/schema.ts';
 import { MICRO_SCHEMA, parseMicro, type MicroResult } from './micro-schema.ts';
 import { CEILING_SCHEMA, parseCeiling, type CeilingResult } from '../ceiling/schema.ts';

@@ -16,7 +16,7 @@ import {
   type Limits,
   type NetworkModel,
 } from '../model/defaults.ts';
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 import { getProtocol } from '../protocols.ts';
 import { loadScenario, type Scenario } from './scenario.ts';
 import { loadCostProfile } from '../model/cost-profile.ts';

@@ -3,7 +3,7 @@
  * membership service lists (with its lag), and the real shard map (shard → back-end cluster).
  */
 import type { CellRouter } from '../contract/protocol.ts';
-import type { Rng } from '../sim/rng.ts';
+import type { Rng } from './rng.ts';
 
 export interface FleetSettings {
   shards: number;

@@ -5,7 +5,7 @@
  */
 import { FLEET } from '../model/defaults.ts';
 import { percentiles, type Measures } from './measures.ts';
-import type { Rng } from '../sim/rng.ts';
+import type { Rng } from './rng.ts';
 
 export function verdict(m: Measures, tailMisrouteRate: number) {
   const limitsHit = [...m.limits.entries()]

@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import type { ProtocolDefinition } from '../contract/protocol.ts';
 import { PROTOCOLS } from '../protocols.ts';
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PROTOCOLS_MODULE = resolve(HERE, '../protocols.ts');

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { RunConfig } from '../harness/run-config.ts';
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 
 const MB = 1e6;
 

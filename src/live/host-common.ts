@@ -4,7 +4,7 @@
  * connect is checked against the node's fd budget synchronously, as the contract requires).
  */
 import { performance } from 'node:perf_hooks';
-import { Rng } from '../sim/rng.ts';
+import { Rng } from '../harness/rng.ts';
 
 /** Milliseconds since the coordinator's t0, read from this process's clock; never decreases. */
 export function runClock(t0Epoch: number): () => number {

@@ -9,7 +9,7 @@
  * Wire: request frames carry (id u32, shard u32) records, answers (id u32, cluster i32).
  * A request unanswered within timeoutMs (a paused or dead FE) counts as failed.
  */
-import { Rng } from '../sim/rng.ts';
+import { Rng } from '../harness/rng.ts';
 import { Truth } from '../harness/truth.ts';
 import { FlatRouter } from '../harness/flat-router.ts';
 import type { FromLoadgen, ToLoadgen } from './ipc.ts';

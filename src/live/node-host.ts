@@ -35,7 +35,7 @@ import type {
   ThreadHandle,
   TimerId,
 } from '../contract/protocol.ts';
-import { Rng } from '../sim/rng.ts';
+import { Rng } from '../harness/rng.ts';
 import { C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, DropFilter, SocketBudget, filterStream, memoEncoder, nodeStream, runClock } from './host-common.ts';
 import type { FromNode, FromWorker, NodeInit, NodeStats, Report, ToNode, ToWorker, WorkerInit } from './ipc.ts';
 import { R_COUNT, R_DOWN, R_LIMIT, R_SHARD, R_UP } from './ipc.ts';

@@ -33,7 +33,7 @@ import { RequestTally } from '../harness/request-tally.ts';
 import { machineInfo, toolInfo } from '../results/meta.ts';
 import { RESULT_SCHEMA, type Result } from '../results/schema.ts';
 import type { Sample } from '../sim/simulation.ts';
-import { Rng } from '../sim/rng.ts';
+import { Rng } from '../harness/rng.ts';
 import { buildBundles, type Bundles, type ProtocolRef } from './bundle.ts';
 import { planFleet, type FleetPlan } from './capacity.ts';
 import { cgroupUnavailableReason, createNodeCgroup, createRunCgroup, removeCgroup, type CgroupRoot } from './cgroup.ts';

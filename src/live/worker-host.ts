@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ConnectResult, ProtocolDefinition, ThreadActor, ThreadContext, ThreadMain, TimerId } from '../contract/protocol.ts';
-import { Rng } from '../sim/rng.ts';
+import { Rng } from '../harness/rng.ts';
 import { C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, DropFilter, SocketBudget, filterStream, memoEncoder, runClock, threadStream } from './host-common.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './ipc.ts';
 import { HELLO_PEER, Link, helloFrame } from './transport.ts';

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 import { COSTS, type Costs } from './defaults.ts';
 
 export const COST_PROFILE_SCHEMA = 'fleetbench/costs@1';

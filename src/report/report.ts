@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 import { formatValue } from '../compare/metrics.ts';
 import { isEmpty, loadInputs } from '../compare/inputs.ts';
 import { median } from '../compare/stats.ts';

@@ -5,7 +5,7 @@
 import { accessSync, constants, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { z } from 'zod';
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 import { describeIssue } from '../harness/scenario.ts';
 
 /** Writes `text` to `path` atomically; creates the directory. */

@@ -31,7 +31,7 @@ import type {
   TimerId,
 } from '../contract/protocol.ts';
 import { EventQueue } from './event-queue.ts';
-import { Rng } from './rng.ts';
+import { Rng } from '../harness/rng.ts';
 import { Measures, type LimitName } from '../harness/measures.ts';
 import { Truth } from '../harness/truth.ts';
 import { FlatRouter } from '../harness/flat-router.ts';

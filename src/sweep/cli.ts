@@ -1,7 +1,7 @@
 /** `fleetbench sweep` and `fleetbench merge`: see sweep.ts and merge.ts. */
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 import { parseDuration } from '../harness/run-config.ts';
 import { parseList, parseNodeList, parseShard } from './grid.ts';
 import { mergeTree } from './merge.ts';

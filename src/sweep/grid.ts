@@ -3,7 +3,7 @@
  * result file per cell. Sharding takes every n-th cell (round-robin, so large and small fleet
  * sizes spread evenly over shards).
  */
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 import type { Grid } from './manifest.ts';
 
 export interface Cell {

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 import { describeIssue } from '../harness/scenario.ts';
 import { writeJsonAtomic } from '../results/files.ts';
 

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 import { loadScenario } from '../harness/scenario.ts';
 import { readResult, type Result } from '../results/schema.ts';
 import { gridCells } from './grid.ts';

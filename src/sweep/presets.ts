@@ -3,7 +3,7 @@
  * baseline (results/baseline/quick): deterministic simulator runs, every registered protocol,
  * about half a minute on a 2-core machine. Each scenario is its own sweep in <out>/<scenario>.
  */
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 import { PROTOCOLS } from '../protocols.ts';
 
 export interface PresetPart {

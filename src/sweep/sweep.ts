@@ -14,7 +14,7 @@ import os from 'node:os';
 import { existsSync, readdirSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Tinypool from 'tinypool';
-import { UsageError } from '../cli/errors.ts';
+import { UsageError } from '../errors.ts';
 import { resolveRun } from '../harness/run-config.ts';
 import { readResult } from '../results/schema.ts';
 import { gridCells, shardCells, type Cell } from './grid.ts';
