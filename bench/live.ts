@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { resolveRun } from '../src/harness/run-config.ts';
 import { loadScenario } from '../src/harness/scenario.ts';
 import { planFleet } from '../src/live/capacity.ts';
-import { runLive } from '../src/live/run.ts';
+import { runLive } from '../src/live/coordinator.ts';
 import type { TransportKind } from '../src/live/transport.ts';
 import { PROTOCOLS } from '../src/protocols.ts';
 import { writeResultAtomic, type Result } from '../src/results/schema.ts';

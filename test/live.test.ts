@@ -11,7 +11,7 @@ import { loadScenario, parseScenario } from '../src/harness/scenario.ts';
 import { cgroupUnavailableReason } from '../src/live/cgroup.ts';
 import { planFleet } from '../src/live/capacity.ts';
 import { processAlive } from '../src/live/procfs.ts';
-import { runLive, type LiveOptions } from '../src/live/run.ts';
+import { runLive, type LiveOptions } from '../src/live/coordinator.ts';
 import { checkUwsBinary, UwsUnavailableError } from '../src/live/uws.ts';
 import { ResultSchema, type Result } from '../src/results/schema.ts';
 import { runSim } from '../src/sim/run.ts';

@@ -22,7 +22,7 @@ import { sweep } from '../sweep/sweep.ts';
 import { getPreset, presetProtocols } from '../sweep/presets.ts';
 import { report } from '../report/report.ts';
 import { registerLiveCommands } from '../live/cli.ts';
-import { runLive } from '../live/run.ts';
+import { runLive } from '../live/coordinator.ts';
 
 type Runtime = 'sim' | 'live';
 type Transport = 'ws' | 'uws';

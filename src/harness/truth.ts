@@ -29,6 +29,8 @@ export class Truth {
   #dirty = true;
 
   readonly #router: CellRouter;
+  /** per shard: [tMs, cluster] changes in time order (only for shards ever resharded) */
+  readonly #history = new Map<number, Array<[number, number]>>();
 
   /** `router` must already hold the initial fleet: each shard starts on a cluster of its cell. */
   constructor(settings: FleetSettings, rng: Rng, router: CellRouter) {
@@ -90,14 +92,25 @@ export class Truth {
     return this.#rng.int(this.#settings.shards);
   }
 
-  /** Moves `shard` to another cluster of the cell that now owns it; returns the new entry. */
-  reshard(shard: number): { shard: number; cluster: number; version: number } {
+  /** Moves `shard` at time `t` to another cluster of the cell that now owns it; returns the new entry. */
+  reshard(shard: number, t: number): { shard: number; cluster: number; version: number } {
     const old = this.shardCluster[shard];
     const clusters = this.#router.clustersOf(this.#router.cellOfShard(shard)).filter((c) => c !== old);
     const cluster = clusters.length > 0 ? clusters[this.#rng.int(clusters.length)] : old;
+    let h = this.#history.get(shard);
+    if (!h) this.#history.set(shard, (h = [[-Infinity, old]]));
+    h.push([t, cluster]);
     this.shardCluster[shard] = cluster;
     const version = ++this.shardVersion[shard];
     return { shard, cluster, version };
+  }
+
+  /** The cluster that owned `shard` at time `t` (a live answer is judged at the instant it was asked). */
+  clusterAt(shard: number, t: number): number {
+    const h = this.#history.get(shard);
+    if (!h || h[h.length - 1][0] <= t) return this.shardCluster[shard];
+    for (let i = h.length - 1; i >= 0; i--) if (h[i][0] <= t) return h[i][1];
+    return h[0][1];
   }
 
   /** The shard a request is for: uniform, or Zipf over shard rank. */

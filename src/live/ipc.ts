@@ -70,15 +70,18 @@ export type FromNode =
 
 /** load generator */
 export type ToLoadgen =
-  | { k: 'init'; transport: TransportKind; seed: number; shards: number; traffic: 'uniform' | 'zipf'; zipfExponent: number; mode: 'paced' | 'max'; ratePerSec: number; maxInFlight: number; timeoutMs: number }
+  /** mode 'driven': send the requests the coordinator's fleet driver issues; 'max': a closed loop of its own */
+  | { k: 'init'; transport: TransportKind; seed: number; shards: number; traffic: 'uniform' | 'zipf'; zipfExponent: number; mode: 'driven' | 'max'; ratePerSec: number; maxInFlight: number; timeoutMs: number }
   | { k: 'start'; t0Epoch: number }
   /** add: [fe, port, cell]; shardCell: each shard's cell when the cell map changed */
   | { k: 'fes'; add: Array<[number, number, number]>; remove: number[]; shardCell?: Int32Array }
+  /** driven mode: flat [fe, shard, tMs]… requests issued by the driver at runtime time tMs */
+  | { k: 'issue'; reqs: number[] }
   | { k: 'stop' };
 
 export type FromLoadgen =
   | { k: 'ready' }
-  /** answered: flat [fe, shard, cluster, tMs, latencyUs]…; failed: flat [fe or −1 (no FE for the cell), tMs]… */
+  /** answered: flat [fe, shard, cluster, tMs (when issued), latencyUs]…; failed: flat [fe or −1 (no FE for the cell), tMs]… */
   | { k: 'res'; answered: number[]; failed: number[] }
   | { k: 'fatal'; error: string };
 

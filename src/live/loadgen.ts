@@ -3,9 +3,10 @@
  * transport and reports each answer (which cluster the FE routed to) to the coordinator, which
  * checks it against the truth at the instant of the answer.
  *
- * Modes: 'paced' issues fleet.requestsPerSec (a Poisson-free, evenly spread rate, in 5 ms
- * batches) to uniformly chosen FEs, as the simulator samples requests; 'max' keeps a fixed
- * number of requests in flight (closed loop) to measure achieved routed requests per second.
+ * Modes: 'driven' sends the requests the coordinator's fleet driver issues (which FE, which
+ * shard, when: the same draws as in the simulator); 'max' keeps a fixed number of requests in
+ * flight (closed loop, FEs chosen here) to measure achieved routed requests per second. An answer
+ * is judged at the instant its request was issued.
  * Wire: request frames carry (id u32, shard u32) records, answers (id u32, cluster i32).
  * A request unanswered within timeoutMs (a paused or dead FE) counts as failed.
  */
@@ -39,12 +40,10 @@ export function runLoadgen(): void {
   const byCell = new Map<number, number[]>();
   const cellOfFe = new Map<number, number>();
   let shardCell: Int32Array | null = null;
-  const pending = new Map<number, [number, number, number]>(); // id → fe, shard, tSent
+  const pending = new Map<number, [number, number, number, number]>(); // id → fe, shard, tIssued, tSent
   let nextId = 1;
   let answered: number[] = [];
   let failed: number[] = [];
-  let issued = 0;
-  let startedAt = 0;
   const now = () => performance.timeOrigin + performance.now() - t0Epoch;
 
   const onReply = (fe: number, b: Uint8Array) => {
@@ -55,7 +54,7 @@ export function runLoadgen(): void {
       const p = pending.get(id);
       if (!p) continue; // already timed out
       pending.delete(id);
-      answered.push(fe, p[1], v.getInt32(i + 4, true), t, Math.round((t - p[2]) * 1000));
+      answered.push(fe, p[1], v.getInt32(i + 4, true), p[2], Math.round((t - p[3]) * 1000));
       if (init!.mode === 'max') issue(1);
     }
   };
@@ -84,12 +83,34 @@ export function runLoadgen(): void {
       }
       const fe = fes[rng.int(fes.length)];
       const id = nextId++ >>> 0;
-      pending.set(id, [fe, shard, t]);
+      pending.set(id, [fe, shard, t, t]);
       let l = byFe.get(fe);
       if (!l) byFe.set(fe, (l = []));
       l.push(id, shard);
     }
-    issued += k;
+    sendBatches(byFe);
+  };
+
+  /** Driven mode: the driver's requests, each to the FE it chose, judged at the time it issued them. */
+  const issueDriven = (reqs: number[]) => {
+    const byFe = new Map<number, number[]>();
+    const t = now();
+    for (let i = 0; i + 2 < reqs.length; i += 3) {
+      const fe = reqs[i], shard = reqs[i + 1], tIssued = reqs[i + 2];
+      if (!links.has(fe)) {
+        failed.push(fe, tIssued);
+        continue;
+      }
+      const id = nextId++ >>> 0;
+      pending.set(id, [fe, shard, tIssued, t]);
+      let l = byFe.get(fe);
+      if (!l) byFe.set(fe, (l = []));
+      l.push(id, shard);
+    }
+    sendBatches(byFe);
+  };
+
+  const sendBatches = (byFe: Map<number, number[]>) => {
     for (const [fe, l] of byFe) {
       const b = new Uint8Array(l.length * 4);
       const v = new DataView(b.buffer);
@@ -102,9 +123,9 @@ export function runLoadgen(): void {
     const t = now();
     let n = 0;
     for (const [id, p] of pending) {
-      if (t - p[2] < init!.timeoutMs) continue;
+      if (t - p[3] < init!.timeoutMs) continue;
       pending.delete(id);
-      failed.push(p[0], t);
+      failed.push(p[0], p[2]);
       n++;
     }
     if (init!.mode === 'max' && n > 0) issue(n);
@@ -149,16 +170,8 @@ export function runLoadgen(): void {
         return;
       case 'start': {
         t0Epoch = m.t0Epoch;
-        startedAt = now();
         const cfg = init!;
-        if (cfg.mode === 'paced') {
-          if (cfg.ratePerSec > 0) {
-            setInterval(() => {
-              const due = Math.floor(((now() - startedAt) / 1000) * cfg.ratePerSec) - issued;
-              if (due > 0) issue(due);
-            }, 5);
-          }
-        } else {
+        if (cfg.mode === 'max') {
           // closed loop: FEs connect asynchronously, so top up until the window is full
           setInterval(() => {
             const room = cfg.maxInFlight - pending.size;
@@ -169,6 +182,9 @@ export function runLoadgen(): void {
         setInterval(() => flush(), 100);
         return;
       }
+      case 'issue':
+        if (init?.mode === 'driven') issueDriven(m.reqs);
+        return;
       case 'stop':
         for (const l of links.values()) l.close();
         flush(() => process.exit(0));

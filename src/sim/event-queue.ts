@@ -14,6 +14,8 @@
  */
 
 const BUCKET_MS = 0.5;
+/** the kind of a free slot; event kinds are below it */
+const FREE = 255;
 const RING = 4096;
 
 /** A binary min-heap of (time, seq, slot) kept inline in one Float64Array. */
@@ -101,7 +103,7 @@ export class EventQueue {
   constructor(capacity = 1024) {
     this.#time = new Float64Array(capacity);
     this.#seq = new Float64Array(capacity);
-    this.#kind = new Uint8Array(capacity);
+    this.#kind = new Uint8Array(capacity).fill(FREE);
     this.#a = new Int32Array(capacity);
     this.#b = new Int32Array(capacity);
     this.#payload = new Array(capacity).fill(undefined);
@@ -122,7 +124,7 @@ export class EventQueue {
     const grow32 = (src: Int32Array) => { const d = new Int32Array(cap); d.set(src); return d; };
     this.#time = grow64(this.#time);
     this.#seq = grow64(this.#seq);
-    const kind = new Uint8Array(cap); kind.set(this.#kind); this.#kind = kind;
+    const kind = new Uint8Array(cap).fill(FREE); kind.set(this.#kind); this.#kind = kind;
     this.#a = grow32(this.#a);
     this.#b = grow32(this.#b);
     this.#next = grow32(this.#next);
@@ -136,6 +138,7 @@ export class EventQueue {
 
   /** Schedules an event; returns its sequence number (unique for the run). */
   push(time: number, kind: number, a: number, b: number, payload: unknown): number {
+    if (kind >= FREE) throw new RangeError(`event kind must be < ${FREE}`);
     if (this.#freeTop === 0) this.#grow();
     const slot = this.#free[--this.#freeTop];
     const seq = this.#nextSeq++;
@@ -216,7 +219,14 @@ export class EventQueue {
     this.b = this.#b[slot];
     this.payload = this.#payload[slot];
     this.#payload[slot] = undefined;
+    this.#kind[slot] = FREE;
     this.#free[this.#freeTop++] = slot;
     return true;
+  }
+
+  /** Calls `fn` with the seq and payload of every pending event of `kind`, in no particular order. */
+  forEachPending(kind: number, fn: (seq: number, payload: unknown) => void): void {
+    const kinds = this.#kind;
+    for (let slot = 0; slot < kinds.length; slot++) if (kinds[slot] === kind) fn(this.#seq[slot], this.#payload[slot]);
   }
 }

@@ -1,54 +1,32 @@
 /**
- * The simulator runtime: discrete events in virtual time.
+ * The simulator runtime: discrete events in virtual time, behind the fleet driver's backend
+ * interface (src/fleet/backend.ts). This file is the event loop and the node lifecycle; the
+ * modelled hosts are in host.ts, the network in network.ts, the actors (protocol contexts) in
+ * actor.ts.
  *
- * - One event queue (time, then scheduling order), one seeded generator per node and one for the
- *   network and the harness, all derived from the run seed: same seed and inputs → same events.
- * - Modelled network: one-way latency = latencyMinMs + Exp(latencyMeanMs − latencyMinMs); loss
- *   drops a message with probability lossRate; a partition drops messages across its two sides.
- *   Messages in flight when a partition starts are delivered (they already left the switch).
- * - Modelled host: threads against threadsPerNode (base threads included), connections against
- *   fdsPerNode (one fd at each end), thread stacks against memoryBytesPerNode, CPU per message.
+ * - One event queue ordered by (time, scheduling order); one seeded generator per node, one for
+ *   the network and one for the harness (the driver's), all derived from the run seed: same seed
+ *   and inputs → same events.
  * - Crash: the node's events are dropped, its threads and connections vanish (the kernel closes
  *   its sockets, so peers' fds are released). Pause: the node's timers and deliveries wait until
  *   it resumes, as in a stop-the-world GC; messages to it queue in socket buffers.
  * - Posts between a node and its threads are in-process: delivered in order right after the
  *   current handler returns, at the same virtual instant (microseconds in reality).
+ * - A protocol that throws ends the run with a SimulationError naming the node, the seed, the
+ *   simulated time and the event count, so the failure can be replayed.
  */
-import type {
-  ActorContext,
-  Bootstrap,
-  ConnectResult,
-  NodeContext,
-  NodeProtocol,
-  ProtocolDefinition,
-  Reporter,
-  SpawnResult,
-  ThreadActor,
-  ThreadContext,
-  ThreadEntryRef,
-  ThreadHandle,
-  ThreadMain,
-  TimerId,
-} from '../contract/protocol.ts';
-import { EventQueue } from './event-queue.ts';
-import { Rng } from '../harness/rng.ts';
-import { Measures, type LimitName } from '../harness/measures.ts';
-import { Truth } from '../harness/truth.ts';
-import { FlatRouter } from '../harness/flat-router.ts';
-import { drawDistinct } from '../harness/verdict.ts';
-import { RequestTally } from '../harness/request-tally.ts';
-import type { CellRouter } from '../contract/protocol.ts';
-import type { ScenarioEvent } from '../harness/scenario.ts';
+import type { Bootstrap, ClusterId, ConnectResult, NodeProtocol, ProtocolDefinition, SpawnResult, ThreadActor, ThreadEntryRef, ThreadMain, TimerId } from '../contract/protocol.ts';
 import type { RunConfig } from '../harness/run-config.ts';
+import type { FleetBackend, HostSample, ReportSink } from '../fleet/backend.ts';
+import { EventQueue } from './event-queue.ts';
+import { Actor } from './actor.ts';
+import { HostModel, SimNode, type HostFleet } from './host.ts';
+import { Network } from './network.ts';
 
 const TIMER = 0;
 const DELIVER = 1;
-const SCENARIO = 2;
-const REQUEST = 3;
-const SAMPLE = 4;
-const RESHARD = 5;
-const JOIN = 6;
-const RESUME = 7;
+/** a driver callback scheduled with `at` */
+const CALL = 2;
 
 export interface SimConfig extends Omit<RunConfig, 'costProfile'> {
   /** Resolved thread entry points, keyed `${module}#${export}` (see loadThreadEntries). */
@@ -59,19 +37,14 @@ export interface SimConfig extends Omit<RunConfig, 'costProfile'> {
   shouldStop?: () => boolean;
 }
 
-export interface Sample {
-  tMs: number;
-  liveNodes: number;
-  requests: number;
-  misrouted: number;
-  failed: number;
-  messages: number;
-  bytes: number;
-  threadsMaxPerNode: number;
-  connectionsMaxPerNode: number;
-  memoryMaxBytesPerNode: number;
-  viewAccuracy: number;
-  unconvergedReshards: number;
+/** What the simulator reads from the fleet around it (the driver, or a test's fake fleet). */
+export interface SimFleet extends HostFleet {
+  /** The membership service's list for `node` at `t`. */
+  membershipFor(node: number, t: number): readonly number[];
+  /** Live node ids (read only; sampling iterates them in this order). */
+  liveIds(): readonly number[];
+  /** The answer to a request: the cluster `node` routed `shard` to, issued at `t`. */
+  answered(t: number, shard: number, cluster: ClusterId | null): void;
 }
 
 export const threadKey = (e: ThreadEntryRef) => `${e.module}#${e.export}`;
@@ -88,209 +61,61 @@ export async function loadThreadEntries(protocol: ProtocolDefinition<any>): Prom
   return out;
 }
 
-class SimNode {
-  alive = false;
-  pausedUntil = 0;
-  /** deliveries and timers that arrived while paused, replayed in order on resume */
-  deferred: Array<[number, number, number, unknown]> = [];
-  threads = 0; // including base threads
-  fds = 0;
-  /** peer → the connection between us (shared object, in both nodes' maps) */
-  conns = new Map<number, { holders: number }>();
-  /** peer → the actor on this node that receives that peer's messages */
-  receivers: Map<number, Actor> | null = null;
-  main!: Actor;
-  threadActors: Set<Actor> | null = null;
-  rng: Rng;
-  group = 0;
-  cell = 0;
-  peakThreads = 0;
-  peakFds = 0;
-  peakMemory = 0;
-  cpuUsWindowStart = 0;
-  msgsSent = 0;
-  bytesSent = 0;
-  startedAt = 0;
-  constructor(readonly id: number, seed: number) {
-    this.rng = new Rng(seed, id + 1);
+/** A protocol threw inside the simulator: everything needed to replay it. */
+export class SimulationError extends Error {
+  constructor(message: string, readonly detail: { node: number | null; seed: number; simulatedMs: number; events: number }, options: { cause: unknown }) {
+    super(message, options);
   }
 }
 
-/**
- * One actor: a node's main loop or one of its threads. It is also the context handed to that
- * actor and, for a thread, the handle its parent holds: thread-per-peer makes ~10⁵–10⁶ of them,
- * and one object each (no closures) keeps the working set, and cache misses, down.
- */
-class Actor implements NodeContext<any>, ThreadContext<any>, Reporter, ThreadHandle {
-  alive = true;
-  impl!: NodeProtocol<any> | ThreadActor<any>;
-  /** peers this actor dialed */
-  dialed: Set<number> | null = null;
-  /** the node's id, copied so the hot path need not touch the SimNode */
-  readonly nid: number;
-  constructor(readonly sim: Simulation, readonly id: number, readonly node: SimNode, readonly isThread: boolean, readonly parent: Actor | null) {
-    this.nid = node.id;
-  }
-
-  // ActorContext
-  get self(): number {
-    return this.node.id;
-  }
-  get report(): Reporter {
-    return this;
-  }
-  now(): number {
-    return this.sim.now;
-  }
-  random(): number {
-    return this.node.rng.next();
-  }
-  setTimer(delayMs: number, tag: number): TimerId {
-    return this.sim.setTimer(this, delayMs, tag);
-  }
-  cancelTimer(id: TimerId): void {
-    this.sim.cancelTimer(id);
-  }
-  send(to: number, msg: unknown): void {
-    this.sim.send(this, to, msg);
-  }
-  connect(peer: number): ConnectResult {
-    return this.sim.connect(this, peer);
-  }
-  disconnect(peer: number): void {
-    this.sim.disconnect(this, peer);
-  }
-  // NodeContext
-  membership(): readonly number[] {
-    return this.sim.membershipOf(this.node.cell);
-  }
-  spawnThread(entry: ThreadEntryRef, init: unknown): SpawnResult {
-    return this.sim.spawnThread(this, entry, init);
-  }
-  // ThreadContext
-  postToParent(msg: unknown): void {
-    this.sim.post(this.node.main, this, msg);
-  }
-  // ThreadHandle (held by the parent)
-  post(msg: unknown): void {
-    this.sim.post(this, this.parent!, msg);
-  }
-  stop(): void {
-    this.sim.stopActor(this);
-  }
-  // Reporter
-  memberUp(member: number): void {
-    this.sim.measures.memberUp(this.node.id, member, this.sim.now);
-  }
-  memberDown(member: number): void {
-    this.sim.measures.memberDown(this.node.id, member, this.sim.now);
-  }
-  shardUpdated(shard: number, version: number): void {
-    this.sim.measures.shardUpdated(this.node.id, shard, version, this.sim.now);
-  }
-  count(name: string, delta = 1): void {
-    this.sim.measures.count(name, delta);
-  }
-}
-
-export class Simulation {
+export class Simulation implements FleetBackend {
   readonly cfg: SimConfig;
   readonly q = new EventQueue(1 << 14);
-  readonly measures: Measures;
-  readonly truth: Truth;
-  readonly router: CellRouter;
-  readonly partitioned: boolean;
-  /** cells of the initial fleet, placed before the truth's shard map is drawn */
-  readonly #initialCells: number[] = [];
-  /** per cell: live node ids, for uniform choice within a cell; #cellIndex[id] is the position */
-  readonly #cellLive: number[][] = [];
-  #cellIndex: Int32Array;
-  readonly #membershipCache = new Map<number, { src: readonly number[]; list: number[] }>();
-  readonly crashedCells = new Set<number>();
-  now = 0;
+  readonly fleet: SimFleet;
+  readonly sink: ReportSink;
+  readonly host: HostModel;
+  readonly network: Network;
+  /** virtual time, ms */
+  clock = 0;
   events = 0;
   stoppedEarly = false;
   readonly nodes: SimNode[] = [];
   readonly actors: Actor[] = [];
-  readonly samples: Sample[] = [];
-  readonly #net: Rng;
-  readonly #harness: Rng;
+  /** cancelled timer ids still pending; purged when it outgrows the timers actually pending */
   readonly #cancelled = new Set<number>();
+  #purgeCancelledAt = 1024;
   // pending posts between a node and its threads, as parallel arrays (no allocation per post)
   readonly #postTo: Actor[] = [];
   readonly #postFrom: Actor[] = [];
   readonly #postMsg: unknown[] = [];
-  #lossRate: number;
-  #latencyTail: number;
-  /** live node ids, for uniform choice; #liveIndex[id] is the position or -1 */
-  readonly #liveIds: number[] = [];
-  #liveIndex: Int32Array;
   // hot per-node state in dense arrays (see DELIVER)
   readonly #paused: Float64Array;
-  readonly #cpuUs: Float64Array;
   readonly #mainOf: Actor[] = [];
   readonly #receiversOf: Array<Map<number, Actor> | null> = [];
+  /** the node whose handler is running (for SimulationError) */
+  #current = -1;
 
-  // totals
+  // totals and the current sample window
   messages = 0;
   bytes = 0;
   droppedMessages = 0;
-  /** sampled requests: totals, tail window, time-series window, cell outage */
-  readonly requests: RequestTally;
-  nodeSecondsAlive = 0;
-  cpuUsTotal = 0;
-  #memSum = 0;
-  #memSamples = 0;
-  // window counters for samples
   #wMessages = 0;
   #wBytes = 0;
+  #lastSampleAt = 0;
 
   #memoMsg: unknown = undefined;
   #memoBytes = 0;
 
-  constructor(cfg: SimConfig) {
+  constructor(cfg: SimConfig, fleet: SimFleet, maxNodes: number) {
     this.cfg = cfg;
-    const maxNodes = cfg.nodes + cfg.scenario.events.reduce((n, e) => n + (e.type === 'add' ? e.count : 0), 0);
-    this.measures = new Measures(maxNodes);
-    this.#liveIndex = new Int32Array(maxNodes).fill(-1);
-    this.#cellIndex = new Int32Array(maxNodes).fill(-1);
+    this.fleet = fleet;
+    this.sink = fleet.sink;
     this.#paused = new Float64Array(maxNodes);
-    this.#cpuUs = new Float64Array(maxNodes);
-    this.#net = new Rng(cfg.seed, 0x6e6574); // 'net'
-    this.#harness = new Rng(cfg.seed, 0x686172); // 'har'
-    const created = cfg.protocol.createRouter?.(cfg.params, { shards: cfg.fleet.shards, clusters: cfg.fleet.clusters });
-    this.router = created ?? new FlatRouter(cfg.fleet.clusters);
-    this.partitioned = created !== undefined;
-    for (let i = 0; i < cfg.nodes; i++) this.#initialCells.push(this.router.place(i));
-    this.router.takeMigrations(); // the initial fleet starts from the final cell map
-    this.truth = new Truth(cfg.fleet, this.#harness, this.router);
-    this.#lossRate = cfg.network.lossRate;
-    this.#latencyTail = Math.max(0, cfg.network.latencyMeanMs - cfg.network.latencyMinMs);
-    this.requests = new RequestTally(cfg.durationMs - (cfg.scenario.tailMs ?? Math.min(10_000, cfg.durationMs / 4)));
+    this.host = new HostModel(cfg.costs, cfg.limits, cfg.fleet.shards, maxNodes, fleet);
+    this.network = new Network(cfg.network, cfg.seed);
   }
 
-  // ---- run --------------------------------------------------------------------------------
-
-  /** Runs to the end in one go (the caller's event loop is blocked meanwhile). */
-  run(): void {
-    this.start();
-    while (!this.step(Infinity));
-  }
-
-  /** Boots the initial fleet and schedules the scenario. */
-  start(): void {
-    const { cfg } = this;
-    // the initial fleet has been running: everyone is listed by the membership service already
-    // and every process is up before any protocol starts, so first connections succeed
-    for (let i = 0; i < cfg.nodes; i++) this.truth.nodeStarted(i, -Infinity);
-    const initial = Array.from({ length: cfg.nodes }, () => this.#createNode(-Infinity));
-    for (const node of initial) this.#bootNode(node);
-    for (const [i, e] of cfg.scenario.events.entries()) this.q.push(e.atMs, SCENARIO, i, 0, e);
-    if (cfg.fleet.requestsPerSec > 0) this.q.push(this.#harness.exp(1000 / cfg.fleet.requestsPerSec), REQUEST, 0, 0, undefined);
-    const rs = cfg.scenario.reshards;
-    if (rs.perSec > 0) this.q.push(rs.fromMs + this.#harness.exp(1000 / rs.perSec), RESHARD, 1, 0, undefined);
-    this.q.push(cfg.fleet.sampleEveryMs, SAMPLE, 0, 0, undefined);
-  }
+  // ---- the event loop ---------------------------------------------------------------------
 
   #nextCheck = 1 << 16;
   #finished = false;
@@ -304,29 +129,39 @@ export class Simulation {
     if (this.#finished) return true;
     const { cfg, q } = this;
     const end = cfg.durationMs;
-    for (let n = 0; n < budget; n++) {
-      if (q.size === 0 || q.peekTime() > end) return this.#finish();
-      q.pop();
-      this.now = q.time;
-      this.#dispatch(q.kind, q.a, q.b, q.payload, q.seq);
-      if (this.#postTo.length > 0) this.#drainPosts();
-      if (++this.events >= this.#nextCheck) {
-        this.#nextCheck += 1 << 16;
-        cfg.onProgress?.(this.now, this.events);
-        if (cfg.shouldStop?.()) {
-          this.stoppedEarly = true;
-          return this.#finish();
+    try {
+      for (let n = 0; n < budget; n++) {
+        if (q.size === 0 || q.peekTime() > end) return this.#finish();
+        q.pop();
+        this.clock = q.time;
+        this.#dispatch(q.kind, q.a, q.b, q.payload, q.seq);
+        if (this.#postTo.length > 0) this.#drainPosts();
+        this.#current = -1;
+        if (++this.events >= this.#nextCheck) {
+          this.#nextCheck += 1 << 16;
+          cfg.onProgress?.(this.clock, this.events);
+          if (cfg.shouldStop?.()) {
+            this.stoppedEarly = true;
+            return this.#finish();
+          }
         }
       }
+    } catch (e) {
+      if (e instanceof SimulationError) throw e;
+      const node = this.#current >= 0 ? this.#current : null;
+      const where = node === null ? 'in the harness' : `at node ${node}`;
+      throw new SimulationError(
+        `${cfg.protocol.name} threw ${where}, simulated time ${this.clock} ms, event ${this.events + 1} (seed ${cfg.seed}): ${(e as Error)?.message ?? String(e)}`,
+        { node, seed: cfg.seed, simulatedMs: this.clock, events: this.events + 1 },
+        { cause: e },
+      );
     }
     return false;
   }
 
   #finish(): true {
     this.#finished = true;
-    if (!this.stoppedEarly) this.now = this.cfg.durationMs;
-    if (this.samples.length === 0 || this.samples[this.samples.length - 1].tMs < this.now) this.#sample();
-    for (const n of this.nodes) if (n.alive) this.nodeSecondsAlive += (this.now - Math.max(0, n.startedAt)) / 1000;
+    if (!this.stoppedEarly) this.clock = this.cfg.durationMs;
     return true;
   }
 
@@ -338,10 +173,11 @@ export class Simulation {
         // a timer deferred by a pause carries its original id in the payload
         const id = payload === undefined ? seq : (payload as number);
         if (this.#cancelled.size > 0 && this.#cancelled.delete(id)) return;
-        if (this.#paused[actor.nid] > this.now) {
+        if (this.#paused[actor.nid] > this.clock) {
           actor.node.deferred.push([TIMER, a, b, id]);
           return;
         }
+        this.#current = actor.nid;
         actor.impl.onTimer(b);
         return;
       }
@@ -350,47 +186,18 @@ export class Simulation {
         const receivers = this.#receiversOf[a];
         const receiver = (receivers !== null && receivers.get(b)) || this.#mainOf[a];
         if (!receiver.alive) return; // a dead node's main actor is dead too
-        if (this.#paused[a] > this.now) {
+        if (this.#paused[a] > this.clock) {
           this.nodes[a].deferred.push([DELIVER, a, b, payload]);
           return;
         }
-        this.#cpuUs[a] += this.cfg.costs.cpuUsPerMessage;
-        this.cpuUsTotal += this.cfg.costs.cpuUsPerMessage;
+        this.#current = a;
+        this.host.chargeCpu(a, this.cfg.costs.cpuUsPerMessage);
         receiver.impl.onMessage(b, payload);
         return;
       }
-      case SCENARIO:
-        this.#scenarioEvent(payload as ScenarioEvent);
+      case CALL:
+        (payload as () => void)();
         return;
-      case REQUEST:
-        this.#request();
-        this.q.push(this.now + this.#harness.exp(1000 / this.cfg.fleet.requestsPerSec), REQUEST, 0, 0, undefined);
-        return;
-      case RESHARD: {
-        this.#reshard();
-        // a == 1: the steady reshard stream; a == 0: one reshard of a storm
-        const rs = this.cfg.scenario.reshards;
-        if (a === 1) {
-          const next = this.now + this.#harness.exp(1000 / rs.perSec);
-          if (rs.untilMs === undefined || next <= rs.untilMs) this.q.push(next, RESHARD, 1, 0, undefined);
-        }
-        return;
-      }
-      case SAMPLE:
-        this.#sample();
-        this.q.push(this.now + this.cfg.fleet.sampleEveryMs, SAMPLE, 0, 0, undefined);
-        return;
-      case JOIN:
-        this.#bootNode(this.#createNode(this.now));
-        return;
-      case RESUME: {
-        const node = this.nodes[a];
-        if (!node.alive || node.pausedUntil > this.now) return;
-        const deferred = node.deferred;
-        node.deferred = [];
-        for (const [k, da, db, dp] of deferred) this.q.push(this.now, k, da, db, dp);
-        return;
-      }
     }
   }
 
@@ -400,21 +207,141 @@ export class Simulation {
     for (let i = 0; i < tos.length; i++) {
       const to = tos[i], from = froms[i], msg = msgs[i];
       if (!to.alive || !from.alive) continue; // posts of a stopped actor die with it
+      this.#current = to.nid;
       if (to.isThread) (to.impl as ThreadActor<any>).onParentMessage(msg);
       else (to.impl as NodeProtocol<any>).onThreadMessage?.(from, msg);
     }
     tos.length = froms.length = msgs.length = 0;
   }
 
-  // ---- effects called by contexts ----------------------------------------------------------
+  // ---- FleetBackend: what the driver asks -----------------------------------------------------
+
+  now(): number {
+    return this.clock;
+  }
+
+  at(t: number, fn: () => void): void {
+    this.q.push(t, CALL, 0, 0, fn);
+  }
+
+  launch(id: number): void {
+    if (id !== this.nodes.length) throw new Error(`simulation: node ${id} launched out of order (next is ${this.nodes.length})`);
+    const node = new SimNode(id, this.cfg.seed);
+    this.nodes.push(node);
+    this.host.started(node);
+    const actor = new Actor(this, this.actors.length, node, false, null);
+    this.actors.push(actor);
+    node.main = actor;
+    this.#mainOf[id] = actor;
+    this.#receiversOf[id] = null;
+  }
+
+  boot(id: number, boot: Bootstrap): void {
+    const actor = this.nodes[id].main;
+    this.#current = id;
+    actor.impl = this.cfg.protocol.create(actor, this.cfg.params);
+    actor.impl.start(boot);
+  }
+
+  leave(id: number): void {
+    const node = this.nodes[id];
+    this.#current = id;
+    (node.main.impl as NodeProtocol<any>).leave();
+    if (this.#postTo.length > 0) this.#drainPosts();
+    this.#teardown(node);
+  }
+
+  crash(id: number): void {
+    this.#teardown(this.nodes[id]);
+  }
+
+  pause(id: number, untilMs: number): void {
+    this.nodes[id].pausedUntil = this.#paused[id] = untilMs;
+  }
+
+  resume(id: number): void {
+    const node = this.nodes[id];
+    const deferred = node.deferred;
+    node.deferred = [];
+    for (const [k, da, db, dp] of deferred) this.q.push(this.clock, k, da, db, dp);
+  }
+
+  setLoss(rate: number): void {
+    this.network.setLoss(rate);
+  }
+
+  partition(side: readonly number[]): void {
+    this.network.partition(this.nodes, side);
+  }
+
+  heal(): void {
+    this.network.heal(this.nodes);
+  }
+
+  originate(id: number, shard: number, cluster: number, version: number): void {
+    this.#current = id;
+    (this.nodes[id].main.impl as NodeProtocol<any>).originate(shard, cluster, version);
+  }
+
+  request(id: number, shard: number, t: number): void {
+    this.#current = id;
+    this.fleet.answered(t, shard, (this.nodes[id].main.impl as NodeProtocol<any>).lookup(shard));
+  }
+
+  collectSample(t: number, done: (s: HostSample) => void): void {
+    const windowMs = t - this.#lastSampleAt;
+    this.#lastSampleAt = t;
+    const h = this.host.sample(this.nodes, this.fleet.liveIds(), windowMs, t);
+    const s: HostSample = { messages: this.#wMessages, bytes: this.#wBytes, ...h };
+    this.#wMessages = this.#wBytes = 0;
+    done(s);
+  }
+
+  /** The process is gone: its actors stop, the kernel closes its sockets (peers' ends too). */
+  #teardown(node: SimNode): void {
+    if (!node.alive) return;
+    node.alive = false;
+    for (const t of node.threadActors ?? []) t.alive = false;
+    node.main.alive = false;
+    node.threadActors = null;
+    node.threads = 0;
+    for (const peerId of [...node.conns.keys()]) this.host.closeConnection(node, this.nodes[peerId]);
+    node.conns.clear();
+    node.fds = 0;
+    node.receivers = null;
+    this.#receiversOf[node.id] = null;
+    node.deferred = [];
+  }
+
+  // ---- effects called by actors -------------------------------------------------------------
+
+  membershipOf(node: number): readonly number[] {
+    return this.fleet.membershipFor(node, this.clock);
+  }
 
   setTimer(actor: Actor, delayMs: number, tag: number): TimerId {
     if (!(delayMs >= 0)) throw new RangeError(`setTimer: delay must be ≥ 0 ms, got ${delayMs}`);
-    return this.q.push(this.now + delayMs, TIMER, actor.id, tag, undefined);
+    return this.q.push(this.clock + delayMs, TIMER, actor.id, tag, undefined);
   }
 
   cancelTimer(id: TimerId): void {
     this.#cancelled.add(id);
+    // a protocol may cancel a timer that already fired (swim: a late indirect ack); such ids
+    // would stay in the set forever, so it is pruned to the timers still pending now and then
+    if (this.#cancelled.size > this.#purgeCancelledAt) this.#purgeCancelled();
+  }
+
+  #purgeCancelled(): void {
+    const pending = new Set<number>();
+    this.q.forEachPending(TIMER, (seq, payload) => pending.add(payload === undefined ? seq : (payload as number)));
+    for (const n of this.nodes) for (const d of n.deferred) if (d[0] === TIMER) pending.add(d[3] as number);
+    for (const id of this.#cancelled) if (!pending.has(id)) this.#cancelled.delete(id);
+    this.#purgeCancelledAt = Math.max(1024, 2 * this.#cancelled.size);
+  }
+
+  /** Cancelled ids held (tests check it stays bounded). */
+  get cancelledTimersHeld(): number {
+    return this.#cancelled.size;
   }
 
   send(actor: Actor, to: number, msg: unknown): void {
@@ -427,21 +354,17 @@ export class Simulation {
       this.#memoMsg = msg;
       this.#memoBytes = bytes;
     }
-    node.msgsSent++;
-    node.bytesSent += bytes;
-    this.#cpuUs[node.id] += this.cfg.costs.cpuUsPerMessage;
-    this.cpuUsTotal += this.cfg.costs.cpuUsPerMessage;
+    this.host.chargeCpu(node.id, this.cfg.costs.cpuUsPerMessage);
     this.messages++;
     this.bytes += bytes;
     this.#wMessages++;
     this.#wBytes += bytes;
-    const target = this.nodes[to];
-    if (target === undefined || (this.#lossRate > 0 && this.#net.next() < this.#lossRate) || target.group !== node.group) {
+    const latency = this.network.route(node, this.nodes[to]);
+    if (latency < 0) {
       this.droppedMessages++;
       return;
     }
-    const latency = this.cfg.network.latencyMinMs + (this.#latencyTail > 0 ? this.#net.exp(this.#latencyTail) : 0);
-    this.q.push(this.now + latency, DELIVER, to, node.id, msg);
+    this.q.push(this.clock + latency, DELIVER, to, node.id, msg);
   }
 
   /**
@@ -452,25 +375,12 @@ export class Simulation {
     const node = actor.node;
     const peer = this.nodes[peerId];
     if (!actor.alive || peer === undefined || !peer.alive || peer === node) return 'refused';
-    if (peer.group !== node.group) return 'refused';
+    if (!this.network.reachable(node, peer)) return 'refused';
     let conn = node.conns.get(peerId);
     if (conn === undefined) {
-      const limit = this.cfg.limits.fdsPerNode;
-      if (node.fds + 1 > limit) {
-        this.limitHit('fds', node);
-        return 'refused';
-      }
-      if (peer.fds + 1 > limit) {
-        this.limitHit('fds', peer);
-        return 'refused';
-      }
-      conn = { holders: 0 };
-      node.conns.set(peerId, conn);
-      peer.conns.set(node.id, conn);
-      node.fds++;
-      peer.fds++;
-      if (node.fds > node.peakFds) node.peakFds = node.fds;
-      if (peer.fds > peer.peakFds) peer.peakFds = peer.fds;
+      const opened = this.host.openConnection(node, peer, this.clock);
+      if (opened === null) return 'refused';
+      conn = opened;
     }
     if (actor.dialed?.has(peerId)) return 'ok';
     conn.holders++;
@@ -488,36 +398,20 @@ export class Simulation {
   #release(node: SimNode, peerId: number): void {
     const conn = node.conns.get(peerId);
     if (conn === undefined || --conn.holders > 0) return;
-    this.#close(node, peerId);
-  }
-
-  #close(node: SimNode, peerId: number): void {
-    const peer = this.nodes[peerId];
-    node.conns.delete(peerId);
-    node.fds--;
-    if (peer.conns.delete(node.id)) peer.fds--;
+    this.host.closeConnection(node, this.nodes[peerId]);
   }
 
   spawnThread(parent: Actor, entry: ThreadEntryRef, init: unknown): SpawnResult {
     const node = parent.node;
-    if (!parent.alive || parent.isThread) throw new Error('spawnThread: only a node\'s main loop spawns threads');
+    if (!parent.alive || parent.isThread) throw new Error("spawnThread: only a node's main loop spawns threads");
     const main = this.cfg.threadMains.get(threadKey(entry));
     if (!main) throw new Error(`spawnThread: ${threadKey(entry)} is not in the protocol's threadEntries`);
-    if (node.threads + 1 > this.cfg.limits.threadsPerNode) {
-      this.limitHit('threads', node);
-      return { ok: false, reason: 'threads' };
-    }
-    if (this.memoryOf(node) + this.cfg.costs.bytesPerThread > this.cfg.limits.memoryBytesPerNode) {
-      // pthread_create fails with EAGAIN when the stack cannot be mapped
-      this.limitHit('memory', node);
-      return { ok: false, reason: 'memory' };
-    }
+    const refused = this.host.refuseThread(node, this.clock);
+    if (refused !== null) return { ok: false, reason: refused };
     const actor = new Actor(this, this.actors.length, node, true, parent);
     this.actors.push(actor);
-    node.threads++;
     (node.threadActors ??= new Set()).add(actor);
-    if (node.threads > node.peakThreads) node.peakThreads = node.threads;
-    this.#notePeakMemory(node);
+    this.host.threadStarted(node);
     actor.impl = main(actor, init);
     return { ok: true, thread: actor };
   }
@@ -542,249 +436,4 @@ export class Simulation {
       node.threadActors?.delete(actor);
     }
   }
-
-  limitHit(limit: LimitName, node: SimNode): void {
-    this.measures.limitHit(limit, node.id, this.now);
-  }
-
-  memoryOf(node: SimNode): number {
-    const c = this.cfg.costs;
-    return (
-      c.baseProcessBytes +
-      (node.threads - this.cfg.limits.baseThreadsPerNode) * c.bytesPerThread +
-      node.fds * c.bytesPerConnection +
-      this.measures.viewSize(node.id) * c.bytesPerMember +
-      this.cfg.fleet.shards * c.bytesPerShardEntry
-    );
-  }
-
-  #notePeakMemory(node: SimNode): number {
-    const m = this.memoryOf(node);
-    if (m > node.peakMemory) node.peakMemory = m;
-    return m;
-  }
-
-  // ---- fleet ------------------------------------------------------------------------------
-
-  #createNode(startedAt: number): SimNode {
-    const id = this.nodes.length;
-    const node = new SimNode(id, this.cfg.seed);
-    if (startedAt === -Infinity) node.cell = this.#initialCells[id];
-    else {
-      node.cell = this.router.place(id);
-      // a new cell opened: its share of shards moves to its clusters before its first FE boots
-      for (const shard of this.router.takeMigrations()) {
-        const { version } = this.truth.reshard(shard);
-        this.measures.reshard(shard, version, this.now, node.cell);
-        this.measures.count('migratedShards', 1);
-      }
-    }
-    (this.#cellLive[node.cell] ??= []).push(id);
-    this.#cellIndex[id] = this.#cellLive[node.cell].length - 1;
-    this.nodes.push(node);
-    node.alive = true;
-    node.startedAt = startedAt;
-    node.threads = this.cfg.limits.baseThreadsPerNode;
-    node.peakThreads = node.threads;
-    const actor = new Actor(this, this.actors.length, node, false, null);
-    this.actors.push(actor);
-    node.main = actor;
-    this.#mainOf[id] = actor;
-    this.#receiversOf[id] = null;
-    if (startedAt !== -Infinity) this.truth.nodeStarted(id, startedAt);
-    this.#liveIndex[id] = this.#liveIds.length;
-    this.#liveIds.push(id);
-    this.measures.nodeStarted(id, this.now, startedAt !== -Infinity, node.cell);
-    return node;
-  }
-
-  #bootNode(node: SimNode): void {
-    const { id, startedAt, main: actor } = node;
-    const members = this.membershipOf(node.cell, startedAt === -Infinity ? -Infinity : this.now).slice();
-    if (!members.includes(id)) members.push(id);
-    const boot: Bootstrap = {
-      self: id,
-      joining: startedAt !== -Infinity,
-      members,
-      shards: this.cfg.fleet.shards,
-      shardCluster: this.truth.shardCluster.slice(),
-      shardVersion: this.truth.shardVersion.slice(),
-    };
-    actor.impl = this.cfg.protocol.create(actor, this.cfg.params);
-    actor.impl.start(boot);
-  }
-
-  #stopNode(node: SimNode, crashed: boolean): void {
-    if (!node.alive) return;
-    if (!crashed) (node.main.impl as NodeProtocol<any>).leave();
-    if (this.#postTo.length > 0) this.#drainPosts();
-    node.alive = false;
-    this.nodeSecondsAlive += (this.now - Math.max(0, node.startedAt)) / 1000;
-    for (const t of node.threadActors ?? []) t.alive = false;
-    node.main.alive = false;
-    node.threadActors = null;
-    node.threads = 0;
-    // the kernel closes the process's sockets: the peers' ends close too
-    for (const peerId of [...node.conns.keys()]) this.#close(node, peerId);
-    node.conns.clear();
-    node.fds = 0;
-    node.receivers = null;
-    this.#receiversOf[node.id] = null;
-    node.deferred = [];
-    const idx = this.#liveIndex[node.id];
-    const last = this.#liveIds.pop()!;
-    if (last !== node.id) {
-      this.#liveIds[idx] = last;
-      this.#liveIndex[last] = idx;
-    }
-    this.#liveIndex[node.id] = -1;
-    const cellLive = this.#cellLive[node.cell];
-    const ci = this.#cellIndex[node.id];
-    const lastInCell = cellLive.pop()!;
-    if (lastInCell !== node.id) {
-      cellLive[ci] = lastInCell;
-      this.#cellIndex[lastInCell] = ci;
-    }
-    this.#cellIndex[node.id] = -1;
-    this.router.removed(node.id);
-    this.truth.nodeStopped(node.id, this.now);
-    this.measures.nodeStopped(node.id, this.now, crashed);
-  }
-
-  /** k distinct live nodes chosen by the harness generator; paused nodes excluded when asked. */
-  #pickLive(k: number, skipPaused = false): SimNode[] {
-    const pool = this.#liveIds.filter((id) => !skipPaused || this.nodes[id].pausedUntil <= this.now);
-    return drawDistinct(pool, k, this.#harness).map((id) => this.nodes[id]);
-  }
-
-  #scenarioEvent(e: ScenarioEvent): void {
-    switch (e.type) {
-      case 'add':
-        for (let i = 0; i < e.count; i++) {
-          const at = this.now + (e.count > 1 ? (e.overMs * i) / (e.count - 1) : 0);
-          this.q.push(at, JOIN, 0, 0, undefined);
-        }
-        return;
-      case 'remove':
-        for (const n of this.#pickLive(e.count)) this.#stopNode(n, false);
-        return;
-      case 'crash':
-        for (const n of this.#pickLive(e.count)) this.#stopNode(n, true);
-        return;
-      case 'pause':
-        for (const n of this.#pickLive(e.count, true)) {
-          n.pausedUntil = this.#paused[n.id] = this.now + e.forMs;
-          this.q.push(n.pausedUntil, RESUME, n.id, 0, undefined);
-        }
-        return;
-      case 'loss':
-        this.#lossRate = e.rate;
-        return;
-      case 'partition': {
-        // the harness generator picks which side each node is on; later joiners land on side 0
-        const side = this.#pickLive(Math.max(1, Math.round(this.#liveIds.length * e.fraction)));
-        for (const n of side) n.group = 1;
-        return;
-      }
-      case 'heal':
-        for (const n of this.nodes) n.group = 0;
-        return;
-      case 'crashCell': {
-        if (!this.partitioned) return; // refused at load time for flat protocols
-        const cells = this.cellSizes().map((n, c) => [n, c]).filter(([n]) => n > 0).map(([, c]) => c);
-        const cell = e.cell ?? cells[this.#harness.int(cells.length)];
-        if (cell === undefined) return;
-        this.requests.outageFromMs ??= this.now;
-        this.crashedCells.add(cell);
-        for (const id of [...(this.#cellLive[cell] ?? [])]) this.#stopNode(this.nodes[id], true);
-        return;
-      }
-      case 'reshardStorm':
-        for (let i = 0; i < e.count; i++) {
-          const at = this.now + (e.count > 1 ? (e.overMs * i) / (e.count - 1) : 0);
-          this.q.push(at, RESHARD, 0, 0, undefined);
-        }
-        return;
-    }
-  }
-
-  /** The membership service's list as a node of `cell` sees it: only its own cell's members. */
-  membershipOf(cell: number, t = this.now): readonly number[] {
-    const all = this.truth.membershipList(t);
-    if (!this.partitioned) return all;
-    const cached = this.#membershipCache.get(cell);
-    if (cached && cached.src === all) return cached.list;
-    const list = all.filter((id) => this.nodes[id] !== undefined && this.nodes[id].cell === cell);
-    this.#membershipCache.set(cell, { src: all, list });
-    return list;
-  }
-
-  /** A reshard happens at the back end and is first seen by one live FE of the shard's cell. */
-  #reshard(): void {
-    const shard = this.truth.pickReshardShard();
-    const cell = this.router.cellOfShard(shard);
-    const candidates = (this.#cellLive[cell] ?? []).filter((id) => this.nodes[id].pausedUntil <= this.now);
-    if (candidates.length === 0) return; // no FE of that cell to make it
-    const origin = this.nodes[candidates[this.#harness.int(candidates.length)]];
-    const { cluster, version } = this.truth.reshard(shard);
-    this.measures.reshard(shard, version, this.now, cell);
-    (origin.main.impl as NodeProtocol<any>).originate(shard, cluster, version);
-  }
-
-  /** A request for a shard reaches a random FE of the cell the router maps the shard to. */
-  #request(): void {
-    const shard = this.truth.pickShard();
-    const live = this.#cellLive[this.router.cellOfShard(shard)] ?? [];
-    const node = live.length > 0 ? this.nodes[live[this.#harness.int(live.length)]] : undefined;
-    if (node === undefined || node.pausedUntil > this.now) {
-      // no FE of that cell is alive, or the chosen one is frozen: a failed request, not a misroute
-      this.requests.record(this.now, 'failed');
-      return;
-    }
-    const routed = (node.main.impl as NodeProtocol<any>).lookup(shard);
-    this.requests.record(this.now, routed === this.truth.shardCluster[shard] ? 'routed' : 'misrouted');
-  }
-
-  /** Live nodes per cell, cells in order (for summary.cells). */
-  cellSizes(): number[] {
-    return Array.from({ length: this.router.cells }, (_, c) => this.#cellLive[c]?.length ?? 0);
-  }
-
-  #sample(): void {
-    const prev = this.samples.length ? this.samples[this.samples.length - 1].tMs : 0;
-    const windowMs = this.now - prev;
-    const cpuCap = this.cfg.limits.coresPerNode * windowMs * 1000;
-    let threadsMax = 0, fdsMax = 0, memMax = 0;
-    for (const id of this.#liveIds) {
-      const n = this.nodes[id];
-      const mem = this.#notePeakMemory(n);
-      this.#memSum += mem;
-      this.#memSamples++;
-      if (mem > memMax) memMax = mem;
-      if (n.threads > threadsMax) threadsMax = n.threads;
-      if (n.fds > fdsMax) fdsMax = n.fds;
-      const cpu = this.#cpuUs[id] - n.cpuUsWindowStart;
-      n.cpuUsWindowStart = this.#cpuUs[id];
-      if (windowMs > 0 && cpu > cpuCap) this.limitHit('cpu', n);
-    }
-    this.samples.push({
-      tMs: this.now,
-      liveNodes: this.#liveIds.length,
-      ...this.requests.takeWindow(),
-      messages: this.#wMessages,
-      bytes: this.#wBytes,
-      threadsMaxPerNode: threadsMax,
-      connectionsMaxPerNode: fdsMax,
-      memoryMaxBytesPerNode: memMax,
-      viewAccuracy: this.measures.viewAccuracy(),
-      unconvergedReshards: this.measures.unconvergedReshards,
-    });
-    this.#wMessages = this.#wBytes = 0;
-  }
-
-  get meanMemoryPerNode(): number {
-    return this.#memSamples ? this.#memSum / this.#memSamples : 0;
-  }
 }
-
-export type { ActorContext };

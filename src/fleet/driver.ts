@@ -1,0 +1,497 @@
+/**
+ * The fleet driver: everything that is the same in every runtime, once. It owns the harness
+ * generator, the truth (who is alive, the real shard map), cell placement and migrations, the one
+ * interpreter of scenario events, reshard origin, request generation and their tally, the measures,
+ * the time series and the result skeleton. A runtime is a `FleetBackend` (backend.ts) that carries
+ * out what the driver decides, so the simulator and the live runtime cannot drift apart.
+ *
+ * Determinism: every choice (which nodes crash, which FE originates a reshard or gets a request,
+ * when the next one comes) is drawn from the harness generator, in the order the driver makes
+ * calls; the driver schedules through `backend.at`, whose equal-time calls keep their order. Same
+ * seed and inputs, same sequence of backend calls in every runtime (test/fleet-parity.test.ts).
+ *
+ * Semantics the runtimes share (and once disagreed on):
+ * - `remove` picks among running nodes: a frozen process cannot say goodbye (a paused node may
+ *   still crash: SIGKILL needs no cooperation).
+ * - A request whose chosen FE is frozen, or whose cell has no live FE, fails; otherwise it is
+ *   routed or misrouted by comparing the FE's answer with the truth at the instant it was issued.
+ */
+import type { Bootstrap, CellRouter, NodeId, ShardId } from '../contract/protocol.ts';
+import { FlatRouter } from '../harness/flat-router.ts';
+import { Measures } from '../harness/measures.ts';
+import { RequestTally } from '../harness/request-tally.ts';
+import { Rng } from '../harness/rng.ts';
+import type { RunConfig } from '../harness/run-config.ts';
+import type { ScenarioEvent } from '../harness/scenario.ts';
+import { Truth } from '../harness/truth.ts';
+import { beliefSummary, drawDistinct, verdict } from '../harness/verdict.ts';
+import { machineInfo, toolInfo } from '../results/meta.ts';
+import { RESULT_SCHEMA, type Result } from '../results/schema.ts';
+import type { FleetBackend, HostSample, HostSummary } from './backend.ts';
+
+/** One time-series sample (one per fleet.sampleEveryMs of runtime time). */
+export interface Sample {
+  tMs: number;
+  liveNodes: number;
+  requests: number;
+  misrouted: number;
+  failed: number;
+  messages: number;
+  bytes: number;
+  threadsMaxPerNode: number;
+  connectionsMaxPerNode: number;
+  memoryMaxBytesPerNode: number;
+  viewAccuracy: number;
+  unconvergedReshards: number;
+}
+
+export interface DriverOptions {
+  /**
+   * 'driver' (default): the driver issues requests at fleet.requestsPerSec (Poisson) to FEs it
+   * picks, as in every runtime; 'backend': the runtime generates its own load (the live closed
+   * loop) and only reports outcomes through `answered`.
+   */
+  requests?: 'driver' | 'backend';
+}
+
+/** Every node the scenario can ever have: the initial fleet plus every `add`. */
+export function maxNodesOf(cfg: RunConfig): number {
+  return cfg.nodes + cfg.scenario.events.reduce((n, e) => n + (e.type === 'add' ? e.count : 0), 0);
+}
+
+export class FleetDriver {
+  readonly cfg: RunConfig;
+  readonly maxNodes: number;
+  readonly measures: Measures;
+  readonly truth: Truth;
+  readonly router: CellRouter;
+  /** true when the protocol has cells (a flat fleet is one cell) */
+  readonly partitioned: boolean;
+  readonly requests: RequestTally;
+  readonly samples: Sample[] = [];
+  readonly crashedCells = new Set<number>();
+  /** node-seconds alive, summed as nodes stop and at the end */
+  nodeSecondsAlive = 0;
+
+  readonly #opts: Required<DriverOptions>;
+  readonly #harness: Rng;
+  #backend: FleetBackend | null = null;
+  readonly #initialCells: number[] = [];
+  readonly #cellOf: Int32Array;
+  readonly #startedAt: number[] = [];
+  readonly #alive: Uint8Array;
+  readonly #pausedUntil: Float64Array;
+  /** live node ids, for uniform choice; #liveIndex[id] is the position or -1 */
+  readonly #liveIds: number[] = [];
+  readonly #liveIndex: Int32Array;
+  /** per cell: live node ids; #cellIndex[id] is the position */
+  readonly #cellLive: number[][] = [];
+  readonly #cellIndex: Int32Array;
+  readonly #membershipCache = new Map<number, { src: readonly number[]; list: number[] }>();
+  #nextId = 0;
+  #scheduled = false;
+  #finished = false;
+
+  constructor(cfg: RunConfig, opts: DriverOptions = {}) {
+    this.cfg = cfg;
+    this.#opts = { requests: opts.requests ?? 'driver' };
+    const maxNodes = (this.maxNodes = maxNodesOf(cfg));
+    this.measures = new Measures(maxNodes);
+    this.#cellOf = new Int32Array(maxNodes);
+    this.#alive = new Uint8Array(maxNodes);
+    this.#pausedUntil = new Float64Array(maxNodes);
+    this.#liveIndex = new Int32Array(maxNodes).fill(-1);
+    this.#cellIndex = new Int32Array(maxNodes).fill(-1);
+    this.#harness = new Rng(cfg.seed, 0x686172); // 'har'
+    const created = cfg.protocol.createRouter?.(cfg.params, { shards: cfg.fleet.shards, clusters: cfg.fleet.clusters });
+    this.router = created ?? new FlatRouter(cfg.fleet.clusters);
+    this.partitioned = created !== undefined;
+    for (let i = 0; i < cfg.nodes; i++) this.#initialCells.push(this.router.place(i));
+    this.router.takeMigrations(); // the initial fleet starts from the final cell map
+    this.truth = new Truth(cfg.fleet, this.#harness, this.router);
+    this.requests = new RequestTally(cfg.durationMs - (cfg.scenario.tailMs ?? Math.min(10_000, cfg.durationMs / 4)));
+  }
+
+  attach(backend: FleetBackend): void {
+    this.#backend = backend;
+  }
+
+  get #b(): FleetBackend {
+    if (!this.#backend) throw new Error('fleet driver: no backend attached');
+    return this.#backend;
+  }
+
+  // ---- what backends read -------------------------------------------------------------------
+
+  cellOf(node: NodeId): number {
+    return this.#cellOf[node];
+  }
+
+  isAlive(node: NodeId): boolean {
+    return this.#alive[node] === 1;
+  }
+
+  get liveCount(): number {
+    return this.#liveIds.length;
+  }
+
+  /** Live node ids in the driver's internal order (read only: it changes as nodes stop). */
+  liveIdsView(): readonly number[] {
+    return this.#liveIds;
+  }
+
+  /** The membership service's list as a node of `cell` sees it at `t`: only its own cell's members. */
+  membershipOf(cell: number, t: number): readonly number[] {
+    const all = this.truth.membershipList(t);
+    if (!this.partitioned) return all;
+    const cached = this.#membershipCache.get(cell);
+    if (cached && cached.src === all) return cached.list;
+    const list = all.filter((id) => id < this.#nextId && this.#cellOf[id] === cell);
+    this.#membershipCache.set(cell, { src: all, list });
+    return list;
+  }
+
+  /** Live nodes per cell, cells in order. */
+  cellSizes(): number[] {
+    return Array.from({ length: this.router.cells }, (_, c) => this.#cellLive[c]?.length ?? 0);
+  }
+
+  // ---- the run ------------------------------------------------------------------------------
+
+  /**
+   * Boots the initial fleet. It has been running: the membership service lists everyone already
+   * and every process is up before any protocol starts, so first connections succeed.
+   */
+  bootInitialFleet(): void {
+    const n = this.cfg.nodes;
+    for (let i = 0; i < n; i++) this.truth.nodeStarted(i, -Infinity);
+    for (let i = 0; i < n; i++) this.#addNode(this.#initialCells[i], -Infinity);
+    for (let i = 0; i < n; i++) this.#b.launch(i);
+    for (let i = 0; i < n; i++) this.#b.boot(i, this.#bootstrap(i, -Infinity));
+  }
+
+  /** Schedules the scenario, the reshard stream, requests and sampling from runtime time 0. */
+  start(): void {
+    if (this.#scheduled) throw new Error('fleet driver: started twice');
+    this.#scheduled = true;
+    const { cfg } = this;
+    const b = this.#b;
+    for (const e of cfg.scenario.events) b.at(e.atMs, () => this.#event(e));
+    if (this.#opts.requests === 'driver' && cfg.fleet.requestsPerSec > 0) {
+      const mean = 1000 / cfg.fleet.requestsPerSec;
+      const next = (t: number) =>
+        b.at(t, () => {
+          this.#request(t);
+          next(t + this.#harness.exp(mean));
+        });
+      next(this.#harness.exp(mean));
+    }
+    const rs = cfg.scenario.reshards;
+    if (rs.perSec > 0) {
+      const mean = 1000 / rs.perSec;
+      const next = (t: number) =>
+        b.at(t, () => {
+          this.#reshard();
+          const after = t + this.#harness.exp(mean);
+          if (rs.untilMs === undefined || after <= rs.untilMs) next(after);
+        });
+      next(rs.fromMs + this.#harness.exp(mean));
+    }
+    const every = cfg.fleet.sampleEveryMs;
+    const sample = (t: number) =>
+      b.at(t, () => {
+        this.#sample(t);
+        sample(t + every);
+      });
+    sample(every);
+  }
+
+  /**
+   * Ends the run at `end`: a last sample unless one was taken within the last millisecond, and
+   * the node-seconds of nodes still alive. `done` runs once the last sample is in.
+   */
+  finish(end: number, done: () => void): void {
+    if (this.#finished) return done();
+    this.#finished = true;
+    const last = this.samples.length ? this.samples[this.samples.length - 1].tMs : -Infinity;
+    const close = () => {
+      for (let id = 0; id < this.#nextId; id++) {
+        if (this.#alive[id]) this.nodeSecondsAlive += (end - Math.max(0, this.#startedAt[id])) / 1000;
+      }
+      done();
+    };
+    if (last < end - 1) this.#sample(end, close, true);
+    else close();
+  }
+
+  /** A node died without being asked (OOM, a fatal signal): detected like a crash. */
+  nodeExited(node: NodeId): void {
+    if (!this.#alive[node]) return;
+    this.#stopped(node, true);
+    this.measures.count('unexpectedExits', 1);
+  }
+
+  /** A request's outcome: the FE routed `shard` to `cluster` (null: it failed) at issue time `t`. */
+  answered(t: number, shard: ShardId, cluster: number | null): void {
+    if (!this.#scheduled || t > this.cfg.durationMs) return;
+    if (cluster === null) this.requests.record(t, 'failed');
+    else this.requests.record(t, cluster === this.truth.clusterAt(shard, t) ? 'routed' : 'misrouted');
+  }
+
+  // ---- fleet --------------------------------------------------------------------------------
+
+  #addNode(cell: number, startedAt: number): number {
+    const id = this.#nextId++;
+    this.#cellOf[id] = cell;
+    (this.#cellLive[cell] ??= []).push(id);
+    this.#cellIndex[id] = this.#cellLive[cell].length - 1;
+    this.#alive[id] = 1;
+    this.#startedAt[id] = startedAt;
+    if (startedAt !== -Infinity) this.truth.nodeStarted(id, startedAt);
+    this.#liveIndex[id] = this.#liveIds.length;
+    this.#liveIds.push(id);
+    this.measures.nodeStarted(id, this.#b.now(), startedAt !== -Infinity, cell);
+    return id;
+  }
+
+  #bootstrap(id: number, at: number): Bootstrap {
+    const members = this.membershipOf(this.#cellOf[id], at).slice();
+    if (!members.includes(id)) members.push(id);
+    return {
+      self: id,
+      joining: at !== -Infinity,
+      members,
+      shards: this.cfg.fleet.shards,
+      shardCluster: this.truth.shardCluster.slice(),
+      shardVersion: this.truth.shardVersion.slice(),
+    };
+  }
+
+  /** Capacity added: a new node is placed in a cell, which may open (and take shards), and boots. */
+  #join(): void {
+    if (this.#nextId >= this.maxNodes) return;
+    const now = this.#b.now();
+    const cell = this.router.place(this.#nextId);
+    // a new cell opened: its share of shards moves to its clusters before its first FE boots
+    for (const shard of this.router.takeMigrations()) {
+      const { version } = this.truth.reshard(shard, now);
+      this.measures.reshard(shard, version, now, cell);
+      this.measures.count('migratedShards', 1);
+    }
+    const id = this.#addNode(cell, now);
+    this.#b.launch(id);
+    this.#b.boot(id, this.#bootstrap(id, now));
+  }
+
+  #stop(node: NodeId, how: 'left' | 'crashed'): void {
+    if (!this.#alive[node]) return;
+    if (how === 'left') this.#b.leave(node);
+    else this.#b.crash(node);
+    this.#stopped(node, how === 'crashed');
+  }
+
+  /** Bookkeeping once a node is gone, in the order the measures expect. */
+  #stopped(node: NodeId, crashed: boolean): void {
+    const now = this.#b.now();
+    this.#alive[node] = 0;
+    this.nodeSecondsAlive += (now - Math.max(0, this.#startedAt[node])) / 1000;
+    const idx = this.#liveIndex[node];
+    const last = this.#liveIds.pop()!;
+    if (last !== node) {
+      this.#liveIds[idx] = last;
+      this.#liveIndex[last] = idx;
+    }
+    this.#liveIndex[node] = -1;
+    const cellLive = this.#cellLive[this.#cellOf[node]];
+    const ci = this.#cellIndex[node];
+    const lastInCell = cellLive.pop()!;
+    if (lastInCell !== node) {
+      cellLive[ci] = lastInCell;
+      this.#cellIndex[lastInCell] = ci;
+    }
+    this.#cellIndex[node] = -1;
+    this.router.removed(node);
+    this.truth.nodeStopped(node, now);
+    this.measures.nodeStopped(node, now, crashed);
+  }
+
+  #paused(node: NodeId): boolean {
+    return this.#pausedUntil[node] > this.#b.now();
+  }
+
+  /** k distinct live nodes chosen by the harness generator; paused nodes excluded when asked. */
+  #pickLive(k: number, skipPaused: boolean): number[] {
+    const pool = skipPaused ? this.#liveIds.filter((id) => !this.#paused(id)) : this.#liveIds.slice();
+    return drawDistinct(pool, k, this.#harness);
+  }
+
+  /** The one interpreter of scenario events, for every runtime. */
+  #event(e: ScenarioEvent): void {
+    const b = this.#b;
+    const now = b.now();
+    switch (e.type) {
+      case 'add':
+        for (let i = 0; i < e.count; i++) b.at(now + (e.count > 1 ? (e.overMs * i) / (e.count - 1) : 0), () => this.#join());
+        return;
+      case 'remove':
+        for (const id of this.#pickLive(e.count, true)) this.#stop(id, 'left');
+        return;
+      case 'crash':
+        for (const id of this.#pickLive(e.count, false)) this.#stop(id, 'crashed');
+        return;
+      case 'pause':
+        for (const id of this.#pickLive(e.count, true)) {
+          const until = (this.#pausedUntil[id] = now + e.forMs);
+          b.pause(id, until);
+          b.at(until, () => {
+            if (this.#alive[id] && this.#pausedUntil[id] <= b.now()) b.resume(id);
+          });
+        }
+        return;
+      case 'loss':
+        b.setLoss(e.rate);
+        return;
+      case 'partition':
+        // the harness generator picks side 1; nodes that join later land on side 0
+        b.partition(this.#pickLive(Math.max(1, Math.round(this.#liveIds.length * e.fraction)), false));
+        return;
+      case 'heal':
+        b.heal();
+        return;
+      case 'crashCell': {
+        if (!this.partitioned) return; // refused at load time for flat protocols
+        const cells = this.cellSizes().flatMap((n, c) => (n > 0 ? [c] : []));
+        const cell = e.cell ?? cells[this.#harness.int(cells.length)];
+        if (cell === undefined) return;
+        this.requests.outageFromMs ??= now;
+        this.crashedCells.add(cell);
+        for (const id of [...(this.#cellLive[cell] ?? [])]) this.#stop(id, 'crashed');
+        return;
+      }
+      case 'reshardStorm':
+        for (let i = 0; i < e.count; i++) b.at(now + (e.count > 1 ? (e.overMs * i) / (e.count - 1) : 0), () => this.#reshard());
+        return;
+    }
+  }
+
+  /** A reshard happens at the back end and is first seen by one running FE of the shard's cell. */
+  #reshard(): void {
+    const now = this.#b.now();
+    const shard = this.truth.pickReshardShard();
+    const cell = this.router.cellOfShard(shard);
+    const candidates = (this.#cellLive[cell] ?? []).filter((id) => this.#pausedUntil[id] <= now);
+    if (candidates.length === 0) return; // no FE of that cell to make it
+    const origin = candidates[this.#harness.int(candidates.length)];
+    const { cluster, version } = this.truth.reshard(shard, now);
+    this.measures.reshard(shard, version, now, cell);
+    this.#b.originate(origin, shard, cluster, version);
+  }
+
+  /** A request for a shard reaches a random FE of the cell the router maps the shard to. */
+  #request(t: number): void {
+    const shard = this.truth.pickShard();
+    const live = this.#cellLive[this.router.cellOfShard(shard)] ?? [];
+    const node = live.length > 0 ? live[this.#harness.int(live.length)] : -1;
+    // no FE of that cell is alive, or the chosen one is frozen: a failed request, not a misroute
+    if (node < 0 || this.#pausedUntil[node] > t) this.requests.record(t, 'failed');
+    else this.#b.request(node, shard, t);
+  }
+
+  #sample(t: number, then?: () => void, last = false): void {
+    this.#b.collectSample(t, (h: HostSample) => {
+      this.samples.push({
+        tMs: t,
+        liveNodes: this.#liveIds.length,
+        ...this.requests.takeWindow(),
+        messages: h.messages,
+        bytes: h.bytes,
+        threadsMaxPerNode: h.threadsMaxPerNode,
+        connectionsMaxPerNode: h.connectionsMaxPerNode,
+        memoryMaxBytesPerNode: h.memoryMaxBytesPerNode,
+        viewAccuracy: this.measures.viewAccuracy(),
+        unconvergedReshards: this.measures.unconvergedReshards,
+      });
+      then?.();
+    }, last);
+  }
+
+  // ---- the result ---------------------------------------------------------------------------
+
+  /**
+   * The result every runtime writes, from the driver's figures and the backend's host figures.
+   * The runtime then adds its own section (`sim` or `live`) and what it enforced.
+   */
+  result(runtime: 'sim' | 'live', end: number, completed: boolean, host: HostSummary): Result {
+    const { cfg } = this;
+    const m = this.measures;
+    const nodeSec = Math.max(this.nodeSecondsAlive, 1e-9);
+    const req = this.requests;
+    const tailMisrouteRate = req.tailMisrouteRate;
+    const { limitsHit, viewAccuracy, healthChecks, healthy, counters } = verdict(m, tailMisrouteRate);
+    return {
+      schema: RESULT_SCHEMA,
+      run: {
+        protocol: cfg.protocol.name,
+        runtime,
+        nodes: cfg.nodes,
+        scenario: cfg.scenario.name,
+        seed: cfg.seed,
+        durationMs: cfg.durationMs,
+        simulatedMs: end,
+        completed,
+        params: { ...cfg.params },
+        limits: { ...cfg.limits },
+        costs: { ...cfg.costs },
+        costProfile: cfg.costProfile,
+        network: { ...cfg.network },
+        fleet: { ...cfg.fleet },
+      },
+      machine: machineInfo(),
+      tool: toolInfo(),
+      summary: {
+        requests: {
+          total: req.total,
+          misrouted: req.misrouted,
+          failed: req.failed,
+          misrouteRate: req.misrouteRate,
+          tailMisrouteRate,
+          throughputPerSec: host.throughputPerSec,
+        },
+        messages: {
+          total: host.messages.total,
+          dropped: host.messages.dropped,
+          perNodePerSec: host.messages.total / nodeSec,
+          bytesPerNodePerSec: host.messages.bytes / nodeSec,
+        },
+        memory: { ...host.memory },
+        threads: { peakPerNode: host.threadsPeakPerNode },
+        connections: { peakPerNode: host.connectionsPeakPerNode },
+        cpu: { protocolUsPerNodePerSec: host.cpuUs / nodeSec },
+        limitsHit,
+        ...beliefSummary(m, end, viewAccuracy),
+        protocolCounters: counters,
+        cells: this.partitioned ? this.#cellSummary() : null,
+        healthy,
+        healthChecks,
+      },
+      timeseries: this.samples,
+      sim: null,
+    };
+  }
+
+  #cellSummary(): NonNullable<Result['summary']['cells']> {
+    const { cfg } = this;
+    const sizes = this.cellSizes();
+    const shards = new Array<number>(this.router.cells).fill(0);
+    for (let s = 0; s < cfg.fleet.shards; s++) shards[this.router.cellOfShard(s)]++;
+    const crashed = this.crashedCells;
+    return {
+      count: this.router.cells,
+      cellSize: Number(cfg.params.cellSize),
+      nodesPerCell: { min: Math.min(...sizes), max: Math.max(...sizes) },
+      shardsPerCell: { min: Math.min(...shards), max: Math.max(...shards) },
+      blastRadius: this.requests.blastRadius,
+      outageShardShare: crashed.size === 0 ? null : [...crashed].reduce((a, c) => a + shards[c], 0) / cfg.fleet.shards,
+    };
+  }
+}

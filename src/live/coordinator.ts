@@ -1,0 +1,456 @@
+/**
+ * The live runtime's coordinator: runs one resolved configuration on real processes, threads and
+ * sockets on loopback. The fleet driver (src/fleet/driver.ts) decides what happens, as in the
+ * simulator; the backend (backend.ts) carries it out on the processes; the sampler (sampler.ts)
+ * reads their OS figures. The coordinator owns the processes' lives. It writes nothing itself.
+ *
+ * Shape of a run:
+ * 1. refuse up front what the machine cannot hold (capacity.ts); bundle the code (bundle.ts);
+ *    start the reaper (reaper.mjs), which cleans up if this process dies;
+ * 2. fork every node process the scenario will need (the initial fleet and every node it adds),
+ *    each listening on a fresh port, and the load generator; wait until all listen;
+ * 3. boot the initial fleet and wait until every node has every other in view (the simulator's
+ *    initial fleet "has been running" at t0; a live one must get there), then restart the clock
+ *    at t0 and let the driver run the scenario in real time;
+ * 4. stop everything, remove cgroups and temp files (also on failure, Ctrl-C and SIGTERM).
+ *
+ * Real time is scenario time: a 30 s scenario takes 30 s plus start-up.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { FleetDriver } from '../fleet/driver.ts';
+import type { RunConfig } from '../harness/run-config.ts';
+import { percentiles } from '../harness/measures.ts';
+import type { Result } from '../results/schema.ts';
+import { LiveBackend } from './backend.ts';
+import { buildBundles, type Bundles, type ProtocolRef } from './bundle.ts';
+import { planFleet, type FleetPlan } from './capacity.ts';
+import { cgroupUnavailableReason, createNodeCgroup, createRunCgroup, removeCgroup, type CgroupRoot } from './cgroup.ts';
+import type { FromLoadgen, FromNode, ToLoadgen } from './ipc.ts';
+import { NodeProc, childEnv } from './node-proc.ts';
+import { processAlive } from './procfs.ts';
+import { LiveSampler } from './sampler.ts';
+import type { LiveSection } from './schema.ts';
+import type { TransportKind } from './transport.ts';
+import { checkUwsBinary, uwsBinaryPath } from './uws.ts';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+export interface LiveOptions {
+  transport: TransportKind;
+  /** called about every 250 ms with the scenario time reached */
+  onProgress?: (ms: number) => void;
+  /** polled every 100 ms; true ends the run early (Ctrl-C), and the result says completed: false */
+  shouldStop?: () => boolean;
+  /** 'paced' (default): the driver's requests at fleet.requestsPerSec, as in the simulator; 'max': a closed loop of maxInFlight requests */
+  load?: 'paced' | 'max';
+  maxInFlight?: number;
+  /** where other processes import the definition from, for protocols not in src/protocols.ts */
+  protocolRef?: ProtocolRef;
+  /** false: emulate the thread limit even where pids cgroups are writable */
+  cgroups?: boolean;
+  /** milliseconds a leaving node has to send its goodbyes before it exits (default 300) */
+  leaveGraceMs?: number;
+  /** bound on the warm-up before t0 (default 10 s + 100 ms per process + 30 ms per Worker) */
+  warmupTimeoutMs?: number;
+  /** called at t0 with every process and cgroup the run created (tests check they are gone after) */
+  onStarted?: (info: { pids: number[]; cgroups: string[] }) => void;
+  /** called with the driver once it exists (tests record its backend calls) */
+  onDriver?: (driver: FleetDriver) => void;
+}
+
+/** What the result's live section says about how faults were applied. */
+const FAULTS =
+  'crash = SIGKILL of the node process; pause = SIGSTOP then SIGCONT (timers, sockets and Workers all freeze); ' +
+  'remove = protocol.leave() then exit after a grace period; add = boot of a process forked before t0; ' +
+  'loss and partition = drop filters at the sender in the live transport (a dropped send never reaches a socket; open connections stay open); ' +
+  "network latency is loopback's own, the modelled latency is not applied";
+const FRAMING =
+  'one WebSocket binary frame per message holding exactly codec.encode(msg); each dialed connection opens with one 5-byte hello ' +
+  '(kind u8, node id u32) naming the dialer, not counted; messages and bytes are counted at the sender as codec bytes, as the simulator counts byteLength';
+
+class LiveRunError extends Error {}
+
+export async function runLive(cfg: RunConfig, opts: LiveOptions): Promise<Result> {
+  const plan = planFleet(cfg);
+  const uwsBinary = opts.transport === 'uws' ? checkUwsBinary(uwsBinaryPath()) : null;
+  const run = new Coordinator(cfg, opts, plan, uwsBinary);
+  let sigterm = false;
+  const onTerm = () => {
+    sigterm = true;
+    run.requestStop();
+  };
+  process.on('SIGTERM', onTerm);
+  try {
+    return await run.run();
+  } finally {
+    await run.cleanup();
+    process.removeListener('SIGTERM', onTerm);
+    // the caller gets the (partial) result first; then SIGTERM does what it would have done
+    if (sigterm && process.listenerCount('SIGTERM') === 0) setImmediate(() => process.kill(process.pid, 'SIGTERM'));
+  }
+}
+
+class Coordinator {
+  readonly cfg: RunConfig;
+  readonly opts: LiveOptions;
+  readonly plan: FleetPlan;
+  readonly uwsBinary: string | null;
+  readonly nodes: NodeProc[] = [];
+  readonly driver: FleetDriver;
+  readonly sampler: LiveSampler;
+  readonly backend: LiveBackend;
+  #bundles: Bundles | null = null;
+  #cgroupRoot: CgroupRoot | null = null;
+  #cgroupReason: string | null = null;
+  #reaper: ChildProcess | null = null;
+  #loadgen: ChildProcess | null = null;
+  #loadgenExited: Promise<void> = Promise.resolve();
+  #poll: NodeJS.Timeout | null = null;
+  #started = false;
+  #stopRequested = false;
+  #ended = false;
+  #failure: Error | null = null;
+  #finish: (() => void) | null = null;
+  #fail: ((e: Error) => void) | null = null;
+  #startupMs = 0;
+  #warmup = { ms: 0, converged: false, viewAccuracy: 0 };
+  #wallStart = performance.now();
+  #coordPeakRss = process.memoryUsage().rss;
+  #endTotals: { msgs: number; bytes: number; dropped: number } | null = null;
+
+  constructor(cfg: RunConfig, opts: LiveOptions, plan: FleetPlan, uwsBinary: string | null) {
+    this.cfg = cfg;
+    this.opts = opts;
+    this.plan = plan;
+    this.uwsBinary = uwsBinary;
+    this.driver = new FleetDriver(cfg, { requests: (opts.load ?? 'paced') === 'max' ? 'backend' : 'driver' });
+    this.sampler = new LiveSampler(this.nodes);
+    this.backend = new LiveBackend(this.driver, this.nodes, this.sampler, {
+      fail: (e) => this.#failRun(e),
+      ended: () => this.#ended || this.#failure !== null,
+      toLoadgen: (m) => this.#sendLoadgen(m),
+      leaveGraceMs: opts.leaveGraceMs ?? 300,
+    });
+    this.driver.attach(this.backend);
+    opts.onDriver?.(this.driver);
+  }
+
+  requestStop(): void {
+    this.#stopRequested = true;
+    this.#finish?.();
+  }
+
+  #failRun(e: Error): void {
+    if (this.#failure) return;
+    this.#failure = e;
+    this.#fail?.(e);
+  }
+
+  // ---- start-up ---------------------------------------------------------------------------
+
+  async run(): Promise<Result> {
+    const { cfg } = this;
+    this.#bundles = await buildBundles(cfg.protocol, this.opts.protocolRef);
+    await this.#startReaper();
+    this.#reap({ k: 'dir', path: this.#bundles.dir });
+    this.#setupCgroups();
+    const t0Fork = performance.now();
+    await this.#startLoadgen();
+    await this.#forkAll();
+    this.#startupMs = performance.now() - t0Fork;
+
+    const addrs: Array<[number, number]> = this.nodes.map((n) => [n.id, n.port]);
+    for (const n of this.nodes) n.send({ k: 'addrs', entries: addrs });
+    this.backend.broadcastFilter();
+
+    // warm-up: boot the initial fleet, wait until every node has every other in view (or a
+    // bound), then start the clock
+    this.backend.resetClock();
+    this.driver.bootInitialFleet();
+    const warmStart = performance.now();
+    const warmLimit = this.opts.warmupTimeoutMs ?? 10_000 + 100 * this.plan.processes + 30 * this.plan.processes * this.plan.workersPerNode;
+    const m = this.driver.measures;
+    while (!this.#failure && m.viewAccuracy() < 1 && performance.now() - warmStart < warmLimit) {
+      if (this.opts.shouldStop?.() || this.#stopRequested) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (this.#failure) throw this.#failure;
+    this.#warmup = { ms: performance.now() - warmStart, converged: m.viewAccuracy() >= 1, viewAccuracy: m.viewAccuracy() };
+    await this.backend.freshStats(2000);
+    this.sampler.baseline();
+    this.backend.resetClock();
+    this.#started = true;
+    this.#sendLoadgen({ k: 'start', t0Epoch: this.backend.t0Epoch });
+    this.opts.onStarted?.({
+      pids: [...this.nodes.map((n) => n.pid), this.#loadgen?.pid ?? -1, this.#reaper?.pid ?? -1].filter((p) => p > 0),
+      cgroups: [...this.nodes.filter((n) => n.cgroup).map((n) => n.cgroup!), ...(this.#cgroupRoot ? [this.#cgroupRoot.dir] : [])],
+    });
+
+    const done = new Promise<void>((resolve, reject) => {
+      this.#finish = resolve;
+      this.#fail = reject;
+    });
+    if (this.#failure) throw this.#failure;
+    this.driver.start();
+    this.backend.at(cfg.durationMs, () => this.#finish?.());
+    this.#poll = setInterval(() => {
+      this.opts.onProgress?.(Math.min(this.backend.now(), cfg.durationMs));
+      this.#coordPeakRss = Math.max(this.#coordPeakRss, process.memoryUsage().rss);
+      if (this.opts.shouldStop?.()) this.requestStop();
+    }, 100);
+    if (this.#stopRequested) this.#finish?.();
+    await done;
+    return this.#finalize();
+  }
+
+  async #startReaper(): Promise<void> {
+    const reaper = fork(join(HERE, 'reaper.mjs'), [], { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: [], env: childEnv() });
+    this.#reaper = reaper;
+    await new Promise<void>((resolve, reject) => {
+      reaper.once('message', () => resolve());
+      reaper.once('error', reject);
+      reaper.once('exit', (code) => reject(new Error(`live: the reaper exited at start (code ${code})`)));
+    });
+    reaper.removeAllListeners('exit');
+    reaper.unref();
+  }
+
+  #reap(m: { k: 'pid' | 'gone'; pid: number } | { k: 'cgroup' | 'dir'; path: string } | { k: 'done' }): void {
+    if (this.#reaper?.connected) this.#reaper.send(m);
+  }
+
+  #setupCgroups(): void {
+    if (this.opts.cgroups === false) {
+      this.#cgroupReason = 'disabled by the caller (cgroups: false)';
+      return;
+    }
+    this.#cgroupReason = cgroupUnavailableReason();
+    if (this.#cgroupReason) return;
+    try {
+      this.#cgroupRoot = createRunCgroup(`fleetbench-${process.pid}-${Date.now().toString(36)}`);
+      this.#reap({ k: 'cgroup', path: this.#cgroupRoot.dir });
+    } catch (e) {
+      this.#cgroupReason = `could not create a pids cgroup (${(e as Error).message})`;
+    }
+  }
+
+  async #forkAll(): Promise<void> {
+    const total = this.plan.processes;
+    const timeoutMs = 20_000 + 300 * total;
+    const concurrency = 8;
+    let next = 0;
+    const startOne = async (): Promise<void> => {
+      while (next < total && !this.#failure) {
+        const id = next++;
+        await this.#forkNode(id, timeoutMs);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, total) }, startOne));
+    if (this.#failure) throw this.#failure;
+  }
+
+  #forkNode(id: number, timeoutMs: number): Promise<void> {
+    const cgroup = this.#cgroupRoot ? createNodeCgroup(this.#cgroupRoot, id, this.cfg.limits.threadsPerNode) : null;
+    if (cgroup) this.#reap({ k: 'cgroup', path: cgroup });
+    const child = fork(this.#bundles!.node, [], {
+      execArgv: [],
+      env: childEnv(),
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    });
+    const node = new NodeProc(id, child, cgroup);
+    this.nodes[id] = node;
+    if (child.pid) this.#reap({ k: 'pid', pid: child.pid });
+    child.stderr?.on('data', (d: Buffer) => {
+      node.stderrTail = (node.stderrTail + d.toString()).slice(-4000);
+    });
+    child.on('message', (m: FromNode) => this.backend.fromNode(node, m));
+    child.on('exit', (code, signal) => {
+      node.markExited(signal ? `signal ${signal}` : `code ${code}`);
+      this.#reap({ k: 'gone', pid: node.pid });
+      if (node.cgroup && removeCgroup(node.cgroup)) this.#reap({ k: 'gone', pid: -1 });
+      this.backend.nodeExited(node);
+    });
+    child.on('error', () => {});
+    node.send({
+      k: 'init',
+      id,
+      transport: this.opts.transport,
+      uwsBinary: this.uwsBinary,
+      workerBundle: this.#bundles!.workerUrl,
+      params: this.cfg.params,
+      seed: this.cfg.seed,
+      threadsPerNode: this.cfg.limits.threadsPerNode,
+      fdsPerNode: this.cfg.limits.fdsPerNode,
+      cgroup,
+      // samples ask for fresh counters; the periodic push only keeps the coordinator roughly current
+      statsEveryMs: 2000,
+    });
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new LiveRunError(`live: node ${id} did not start listening within ${timeoutMs} ms`)), timeoutMs);
+      const check = setInterval(() => {
+        if (node.listening || node.exited || this.#failure) {
+          clearInterval(check);
+          clearTimeout(timer);
+          if (this.#failure) reject(this.#failure);
+          else if (node.exited) reject(new LiveRunError(`live: node ${id} exited during start-up (${node.exitInfo})${node.stderrTail ? `:\n${node.stderrTail}` : ''}`));
+          else resolve();
+        }
+      }, 5);
+    }).catch((e: Error) => {
+      this.#failRun(e);
+      throw e;
+    });
+  }
+
+  async #startLoadgen(): Promise<void> {
+    const f = this.cfg.fleet;
+    const child = fork(this.#bundles!.loadgen, [], { execArgv: [], env: childEnv(), stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
+    this.#loadgen = child;
+    if (child.pid) this.#reap({ k: 'pid', pid: child.pid });
+    this.#loadgenExited = new Promise((r) => child.once('exit', () => r()));
+    child.on('exit', () => {
+      if (child.pid) this.#reap({ k: 'gone', pid: child.pid });
+      if (this.#started && !this.#ended) this.#failRun(new LiveRunError('live: the load generator exited during the run'));
+    });
+    const ready = new Promise<void>((resolve, reject) => {
+      child.on('message', (m: FromLoadgen) => {
+        if (m.k === 'ready') resolve();
+        else if (m.k === 'res') {
+          if (this.#started) this.backend.results(m.answered, m.failed);
+        } else if (m.k === 'fatal') {
+          const e = new LiveRunError(`live: load generator failed: ${m.error}`);
+          reject(e);
+          this.#failRun(e);
+        }
+      });
+    });
+    this.#sendLoadgen({
+      k: 'init',
+      transport: this.opts.transport,
+      seed: this.cfg.seed,
+      shards: f.shards,
+      traffic: f.traffic,
+      zipfExponent: f.zipfExponent,
+      mode: this.opts.load === 'max' ? 'max' : 'driven',
+      ratePerSec: f.requestsPerSec,
+      maxInFlight: this.opts.maxInFlight ?? 64,
+      timeoutMs: 1000,
+    });
+    await ready;
+  }
+
+  #sendLoadgen(m: ToLoadgen): void {
+    if (this.#loadgen?.connected) this.#loadgen.send(m);
+  }
+
+  // ---- end --------------------------------------------------------------------------------
+
+  async #finalize(): Promise<Result> {
+    const now = this.backend.now();
+    const end = Math.min(now, this.cfg.durationMs);
+    const stoppedEarly = this.#stopRequested && now < this.cfg.durationMs - 1;
+    this.#ended = true;
+    this.backend.clearTimers();
+    if (this.#poll) clearInterval(this.#poll);
+    await new Promise<void>((done) => this.driver.finish(end, done));
+    // totals as of the end: nodes keep sending until they read 'stop', which a busy machine delays
+    this.#endTotals = this.sampler.messageTotals();
+    // final counters: each live node answers 'stop' with its last stats, then exits
+    const live = this.nodes.filter((n) => !n.exited);
+    for (const n of live) {
+      if (n.live) this.sampler.noteCpu(n, false);
+      if (n.paused) n.child.kill('SIGCONT');
+      n.send({ k: 'stop' });
+    }
+    this.#sendLoadgen({ k: 'stop' });
+    await Promise.race([Promise.all([...live.map((n) => n.exitedP), this.#loadgenExited]), new Promise((r) => setTimeout(r, 3000).unref())]);
+    return this.#buildResult(end, stoppedEarly);
+  }
+
+  async cleanup(): Promise<void> {
+    this.#ended = true;
+    this.backend.clearTimers();
+    if (this.#poll) clearInterval(this.#poll);
+    for (const n of this.nodes) {
+      if (!n || n.exited) continue;
+      try {
+        n.child.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    if (this.#loadgen && this.#loadgen.exitCode === null && this.#loadgen.signalCode === null) this.#loadgen.kill('SIGKILL');
+    await Promise.race([Promise.all([...this.nodes.filter(Boolean).map((n) => n.exitedP), this.#loadgenExited]), new Promise((r) => setTimeout(r, 5000).unref())]);
+    // a cgroup can be removed once its last task has gone
+    const cgroups = this.nodes.filter((n) => n?.cgroup).map((n) => n.cgroup!);
+    if (this.#cgroupRoot) cgroups.push(this.#cgroupRoot.dir);
+    for (const dir of cgroups) {
+      for (let i = 0; i < 50 && !removeCgroup(dir); i++) await new Promise((r) => setTimeout(r, 50));
+    }
+    if (this.#bundles) rmSync(this.#bundles.dir, { recursive: true, force: true });
+    const leftovers = this.nodes.filter((n) => n && processAlive(n.pid));
+    if (this.#reaper) {
+      // anything still here is the reaper's to finish; otherwise it can go
+      if (leftovers.length === 0) this.#reap({ k: 'done' });
+      this.#reaper.disconnect();
+    }
+  }
+
+  #buildResult(end: number, stoppedEarly: boolean): Result {
+    const { cfg } = this;
+    const per = this.sampler.perNode(end);
+    const totals = this.#endTotals ?? this.sampler.messageTotals();
+    const throughputPerSec = end > 0 ? this.backend.answered / (end / 1000) : 0;
+    const result = this.driver.result('live', end, !stoppedEarly, {
+      messages: { total: totals.msgs, dropped: totals.dropped, bytes: totals.bytes },
+      memory: { peakBytesPerNode: per.rssPeakBytes, meanBytesPerNode: per.rssMeanBytes },
+      threadsPeakPerNode: per.threadsPeak,
+      connectionsPeakPerNode: per.socketsPeak,
+      cpuUs: per.cpuUs,
+      throughputPerSec,
+    });
+    const enforcement = this.#cgroupRoot ? 'cgroup' : 'emulated';
+    result.run.limits = { ...cfg.limits, enforcement, fdsEnforcement: 'emulated' };
+    result.run.network = { ...cfg.network, applied: 'lossRate only (loopback latency is real)' };
+    const live: LiveSection = {
+      transport: this.opts.transport,
+      enforcement: { threads: enforcement, reason: this.#cgroupRoot ? null : this.#cgroupReason, fds: 'emulated', memory: 'none' },
+      faults: FAULTS,
+      framing: FRAMING,
+      wallMs: performance.now() - this.#wallStart,
+      startupMs: this.#startupMs,
+      warmup: this.#warmup,
+      load: {
+        mode: this.opts.load ?? 'paced',
+        ratePerSec: cfg.fleet.requestsPerSec,
+        maxInFlight: this.opts.maxInFlight ?? 64,
+        answered: this.backend.answered,
+        failed: this.driver.requests.failed,
+        throughputPerSec,
+        latencyUs: percentiles(this.backend.latenciesUs),
+      },
+      perNode: {
+        rssPeakBytes: per.rssPeakBytes,
+        rssMeanBytes: per.rssMeanBytes,
+        threadsPeak: per.threadsPeak,
+        fdsPeak: per.fdsPeak,
+        socketsPeak: per.socketsPeak,
+        cpuUsPerSec: per.cpuUsPerSec,
+        baseThreads: per.baseThreads,
+        eventLoopDelayP99Ms: per.eventLoopDelayP99Ms,
+      },
+      messagesPerSec: totals.msgs / Math.max(end / 1000, 1e-9),
+      coordinatorPeakRssBytes: this.#coordPeakRss,
+      plan: { ...this.plan },
+      nodes: this.sampler.nodeRows(),
+      timeseries: this.sampler.timeseries,
+    };
+    result.live = live;
+    return result;
+  }
+}

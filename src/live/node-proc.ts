@@ -1,0 +1,56 @@
+/** One FE node process as the live coordinator sees it: its child process, state and OS figures. */
+import type { ChildProcess } from 'node:child_process';
+import type { NodeStats, ToNode } from './ipc.ts';
+
+export type NodeEnd = 'running' | 'crashed' | 'left' | 'exited' | 'spare';
+
+/** Children get a clean environment: no loader flags inherited from tsx or vitest. */
+export function childEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  delete env.UWS_USE_FALLBACK;
+  return env;
+}
+
+export class NodeProc {
+  port = 0;
+  baseThreads = 0;
+  listening = false;
+  booted = false;
+  live = false;
+  paused = false;
+  exited = false;
+  exitInfo: string | null = null;
+  startedAt: number | null = null;
+  stoppedAt: number | null = null;
+  end: NodeEnd = 'spare';
+  stats: NodeStats | null = null;
+  statsSeq = 0;
+  /** counters at t0 (initial fleet) */
+  base = { msgs: 0, bytes: 0, dropped: 0 };
+  /** worst windowed event-loop delay p99 since the last sample */
+  eldWindowMs = 0;
+  cpuAtBoot: number | null = null;
+  cpuLast: number | null = null;
+  cpuAtSample: number | null = null;
+  rssPeak = 0;
+  threadsPeak = 0;
+  fdsPeak = 0;
+  stderrTail = '';
+  readonly exitedP: Promise<void>;
+  #resolveExit!: () => void;
+  constructor(readonly id: number, readonly child: ChildProcess, readonly cgroup: string | null) {
+    this.exitedP = new Promise((r) => (this.#resolveExit = r));
+  }
+  markExited(info: string): void {
+    this.exited = true;
+    this.exitInfo = info;
+    this.#resolveExit();
+  }
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+  send(m: ToNode): void {
+    if (!this.exited && this.child.connected) this.child.send(m);
+  }
+}

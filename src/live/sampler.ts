@@ -1,0 +1,153 @@
+/**
+ * The live runtime's OS figures: every node's RSS, threads and fds read from /proc, its transport
+ * counters and event-loop delay from its stats, per sample and for the run. Nothing here is
+ * modelled: these are the measured counterparts of the simulator's host model.
+ */
+import { percentiles } from '../harness/measures.ts';
+import type { HostSample } from '../fleet/backend.ts';
+import type { NodeProc } from './node-proc.ts';
+import { sampleProc } from './procfs.ts';
+import type { LiveSection } from './schema.ts';
+
+export class LiveSampler {
+  readonly timeseries: LiveSection['timeseries'] = [];
+  #prevMsgs = 0;
+  #prevBytes = 0;
+  #prevT = 0;
+  #memSum = 0;
+  #memN = 0;
+
+  constructor(readonly nodes: readonly NodeProc[]) {}
+
+  /** Counters and CPU at t0: the run's figures count from here, not from boot. */
+  baseline(): void {
+    for (const n of this.nodes.filter((x) => x.live)) {
+      n.base = n.stats ? { msgs: n.stats.msgs, bytes: n.stats.bytes, dropped: n.stats.dropped } : { msgs: 0, bytes: 0, dropped: 0 };
+      const p = sampleProc(n.pid);
+      n.cpuAtBoot = n.cpuAtSample = n.cpuLast = p?.cpuUs ?? null;
+      n.eldWindowMs = 0;
+    }
+    const { msgs, bytes } = this.messageTotals();
+    this.#prevMsgs = msgs;
+    this.#prevBytes = bytes;
+  }
+
+  /** A node's CPU counter now (at boot and when it stops). */
+  noteCpu(n: NodeProc, atBoot: boolean): void {
+    const p = sampleProc(n.pid);
+    if (atBoot) n.cpuAtBoot = n.cpuAtSample = n.cpuLast = p?.cpuUs ?? null;
+    else if (p) n.cpuLast = p.cpuUs;
+  }
+
+  /** One sample at runtime time `t`, from /proc and the nodes' latest stats. */
+  sample(t: number): HostSample {
+    const windowS = Math.max((t - this.#prevT) / 1000, 1e-9);
+    this.#prevT = t;
+    let memMax = 0, threadsMax = 0, fdsMax = 0, socketsMax = 0, eldMax = 0, cpuSum = 0, cpuNodes = 0;
+    for (const n of this.nodes) {
+      if (!n.live) continue;
+      const p = sampleProc(n.pid);
+      if (p) {
+        n.rssPeak = Math.max(n.rssPeak, p.rssBytes);
+        n.threadsPeak = Math.max(n.threadsPeak, p.threads);
+        n.fdsPeak = Math.max(n.fdsPeak, p.fds);
+        memMax = Math.max(memMax, p.rssBytes);
+        threadsMax = Math.max(threadsMax, p.threads);
+        fdsMax = Math.max(fdsMax, p.fds);
+        this.#memSum += p.rssBytes;
+        this.#memN++;
+        if (n.cpuAtSample !== null) {
+          cpuSum += p.cpuUs - n.cpuAtSample;
+          cpuNodes++;
+        }
+        n.cpuAtSample = n.cpuLast = p.cpuUs;
+      }
+      socketsMax = Math.max(socketsMax, n.stats?.sockets ?? 0);
+      eldMax = Math.max(eldMax, n.eldWindowMs);
+      n.eldWindowMs = 0;
+    }
+    const { msgs, bytes } = this.messageTotals();
+    this.timeseries.push({
+      tMs: t,
+      eventLoopDelayP99MaxMs: eldMax,
+      rssMaxBytes: memMax,
+      threadsMax,
+      fdsMax,
+      cpuUsPerNodePerSec: cpuNodes ? cpuSum / cpuNodes / windowS : 0,
+    });
+    const s: HostSample = {
+      messages: msgs - this.#prevMsgs,
+      bytes: bytes - this.#prevBytes,
+      threadsMaxPerNode: threadsMax,
+      connectionsMaxPerNode: socketsMax,
+      memoryMaxBytesPerNode: memMax,
+    };
+    this.#prevMsgs = msgs;
+    this.#prevBytes = bytes;
+    return s;
+  }
+
+  /** Messages, codec bytes and dropped sends since t0, over every node. */
+  messageTotals(): { msgs: number; bytes: number; dropped: number } {
+    let msgs = 0, bytes = 0, dropped = 0;
+    for (const n of this.nodes) {
+      if (!n.stats) continue;
+      msgs += n.stats.msgs - n.base.msgs;
+      bytes += n.stats.bytes - n.base.bytes;
+      dropped += n.stats.dropped - n.base.dropped;
+    }
+    return { msgs, bytes, dropped };
+  }
+
+  /** Per-node figures for the run, from every node that booted, up to `end`. */
+  perNode(end: number): Omit<LiveSection['perNode'], 'rssMeanBytes'> & { rssMeanBytes: number; nodeSec: number; cpuUs: number; workersPeak: number } {
+    let nodeSec = 0, cpuUs = 0, memPeak = 0, threadsPeak = 0, socketsPeak = 0, fdsPeak = 0, workersPeak = 0, baseThreads = 0;
+    const eld: number[] = [];
+    for (const n of this.nodes) {
+      if (!n.booted || n.startedAt === null) continue;
+      nodeSec += ((n.stoppedAt ?? end) - Math.max(0, n.startedAt)) / 1000;
+      if (n.cpuAtBoot !== null && n.cpuLast !== null) cpuUs += n.cpuLast - n.cpuAtBoot;
+      memPeak = Math.max(memPeak, n.rssPeak);
+      threadsPeak = Math.max(threadsPeak, n.threadsPeak);
+      fdsPeak = Math.max(fdsPeak, n.fdsPeak);
+      socketsPeak = Math.max(socketsPeak, n.stats?.socketsPeak ?? 0);
+      workersPeak = Math.max(workersPeak, n.stats?.workersPeak ?? 0);
+      baseThreads = Math.max(baseThreads, n.baseThreads);
+      if (n.stats) eld.push(n.stats.eldRunP99Ms);
+    }
+    nodeSec = Math.max(nodeSec, 1e-9);
+    return {
+      rssPeakBytes: memPeak,
+      rssMeanBytes: this.#memN ? this.#memSum / this.#memN : 0,
+      threadsPeak,
+      fdsPeak,
+      socketsPeak,
+      cpuUsPerSec: cpuUs / nodeSec,
+      baseThreads,
+      eventLoopDelayP99Ms: percentiles(eld),
+      nodeSec,
+      cpuUs,
+      workersPeak,
+    };
+  }
+
+  /** One row per node process for the result's live section. */
+  nodeRows(): LiveSection['nodes'] {
+    return this.nodes.map((n) => ({
+      id: n.id,
+      pid: n.pid,
+      startedAtMs: n.startedAt,
+      stoppedAtMs: n.stoppedAt,
+      end: n.end,
+      exit: n.exitInfo,
+      baseThreads: n.baseThreads,
+      rssPeakBytes: n.rssPeak,
+      threadsPeak: n.threadsPeak,
+      fdsPeak: n.fdsPeak,
+      socketsPeak: n.stats?.socketsPeak ?? 0,
+      workersPeak: n.stats?.workersPeak ?? 0,
+      spawnRefused: n.stats?.spawnRefused ?? 0,
+      eventLoopDelayP99Ms: n.stats?.eldRunP99Ms ?? 0,
+    }));
+  }
+}

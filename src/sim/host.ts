@@ -1,0 +1,169 @@
+/**
+ * The simulator's modelled hosts: one `SimNode` per FE process, and the accounting of its limits.
+ *
+ * - Threads count against limits.threadsPerNode, base threads included; a thread's stack must fit
+ *   under limits.memoryBytesPerNode (pthread_create fails with EAGAIN when it cannot be mapped).
+ * - Connections cost one fd at each end against limits.fdsPerNode (EMFILE at either end refuses).
+ * - Memory is modelled from counts: base process + threads × stack + connections + member records
+ *   (the node's reported view) + shard-map entries, each at its cost from the cost profile.
+ * - CPU per message is summed per node; a sample window whose CPU exceeds the node's cores counts
+ *   as a `cpu` limit hit. Handlers never wait for CPU (README: known simplifications).
+ */
+import type { Costs, Limits } from '../model/defaults.ts';
+import type { LimitName } from '../harness/measures.ts';
+import type { ReportSink, HostSample } from '../fleet/backend.ts';
+import type { Actor } from './actor.ts';
+import { Rng } from '../harness/rng.ts';
+
+export class SimNode {
+  alive = false;
+  pausedUntil = 0;
+  /** deliveries and timers that arrived while paused, replayed in order on resume */
+  deferred: Array<[number, number, number, unknown]> = [];
+  threads = 0; // including base threads
+  fds = 0;
+  /** peer → the connection between us (shared object, in both nodes' maps) */
+  conns = new Map<number, { holders: number }>();
+  /** peer → the actor on this node that receives that peer's messages */
+  receivers: Map<number, Actor> | null = null;
+  main!: Actor;
+  threadActors: Set<Actor> | null = null;
+  readonly rng: Rng;
+  /** partition side */
+  group = 0;
+  peakThreads = 0;
+  peakFds = 0;
+  peakMemory = 0;
+  cpuUsWindowStart = 0;
+  constructor(readonly id: number, seed: number) {
+    this.rng = new Rng(seed, id + 1);
+  }
+}
+
+/** What the host model reads from the fleet: where limit hits go, and each node's view size. */
+export interface HostFleet {
+  readonly sink: ReportSink;
+  viewSize(node: number): number;
+}
+
+export class HostModel {
+  readonly #costs: Costs;
+  readonly #limits: Limits;
+  readonly #shards: number;
+  readonly #fleet: HostFleet;
+  /** protocol CPU per node, µs (dense: the delivery hot path adds to it) */
+  readonly cpuUs: Float64Array;
+  cpuUsTotal = 0;
+  #memSum = 0;
+  #memSamples = 0;
+
+  constructor(costs: Costs, limits: Limits, shards: number, maxNodes: number, fleet: HostFleet) {
+    this.#costs = costs;
+    this.#limits = limits;
+    this.#shards = shards;
+    this.#fleet = fleet;
+    this.cpuUs = new Float64Array(maxNodes);
+  }
+
+  limitHit(limit: LimitName, node: SimNode, t: number): void {
+    this.#fleet.sink.limitHit(limit, node.id, t);
+  }
+
+  memoryOf(node: SimNode): number {
+    const c = this.#costs;
+    return (
+      c.baseProcessBytes +
+      (node.threads - this.#limits.baseThreadsPerNode) * c.bytesPerThread +
+      node.fds * c.bytesPerConnection +
+      this.#fleet.viewSize(node.id) * c.bytesPerMember +
+      this.#shards * c.bytesPerShardEntry
+    );
+  }
+
+  notePeakMemory(node: SimNode): number {
+    const m = this.memoryOf(node);
+    if (m > node.peakMemory) node.peakMemory = m;
+    return m;
+  }
+
+  /** A new process: its base threads. */
+  started(node: SimNode): void {
+    node.alive = true;
+    node.threads = this.#limits.baseThreadsPerNode;
+    node.peakThreads = node.threads;
+  }
+
+  /** Why a new thread would be refused now, or null when it fits. */
+  refuseThread(node: SimNode, t: number): 'threads' | 'memory' | null {
+    if (node.threads + 1 > this.#limits.threadsPerNode) {
+      this.limitHit('threads', node, t);
+      return 'threads';
+    }
+    if (this.memoryOf(node) + this.#costs.bytesPerThread > this.#limits.memoryBytesPerNode) {
+      this.limitHit('memory', node, t);
+      return 'memory';
+    }
+    return null;
+  }
+
+  threadStarted(node: SimNode): void {
+    node.threads++;
+    if (node.threads > node.peakThreads) node.peakThreads = node.threads;
+    this.notePeakMemory(node);
+  }
+
+  /** Opens the shared connection between two nodes if both have an fd to spare. */
+  openConnection(node: SimNode, peer: SimNode, t: number): { holders: number } | null {
+    const limit = this.#limits.fdsPerNode;
+    if (node.fds + 1 > limit) {
+      this.limitHit('fds', node, t);
+      return null;
+    }
+    if (peer.fds + 1 > limit) {
+      this.limitHit('fds', peer, t);
+      return null;
+    }
+    const conn = { holders: 0 };
+    node.conns.set(peer.id, conn);
+    peer.conns.set(node.id, conn);
+    node.fds++;
+    peer.fds++;
+    if (node.fds > node.peakFds) node.peakFds = node.fds;
+    if (peer.fds > peer.peakFds) peer.peakFds = peer.fds;
+    return conn;
+  }
+
+  closeConnection(node: SimNode, peer: SimNode): void {
+    node.conns.delete(peer.id);
+    node.fds--;
+    if (peer.conns.delete(node.id)) peer.fds--;
+  }
+
+  chargeCpu(node: number, us: number): void {
+    this.cpuUs[node] += us;
+    this.cpuUsTotal += us;
+  }
+
+  /** Host figures of the live nodes for a sample; flags nodes whose CPU exceeded their cores. */
+  sample(nodes: readonly SimNode[], live: readonly number[], windowMs: number, t: number): Omit<HostSample, 'messages' | 'bytes'> {
+    const cpuCap = this.#limits.coresPerNode * windowMs * 1000;
+    let threadsMax = 0, fdsMax = 0, memMax = 0;
+    for (const id of live) {
+      const n = nodes[id];
+      const mem = this.notePeakMemory(n);
+      this.#memSum += mem;
+      this.#memSamples++;
+      if (mem > memMax) memMax = mem;
+      if (n.threads > threadsMax) threadsMax = n.threads;
+      if (n.fds > fdsMax) fdsMax = n.fds;
+      const cpu = this.cpuUs[id] - n.cpuUsWindowStart;
+      n.cpuUsWindowStart = this.cpuUs[id];
+      if (windowMs > 0 && cpu > cpuCap) this.limitHit('cpu', n, t);
+    }
+    return { threadsMaxPerNode: threadsMax, connectionsMaxPerNode: fdsMax, memoryMaxBytesPerNode: memMax };
+  }
+
+  get meanMemoryPerNode(): number {
+    return this.#memSamples ? this.#memSum / this.#memSamples : 0;
+  }
+}
