@@ -106,7 +106,8 @@ describe('sweep', () => {
     const out = join(tmp('bad'), 'never');
     await expect(sweep(base(out, { protocols: ['nope'] }))).rejects.toThrow(/--protocol: unknown protocol "nope"/);
     await expect(sweep(base(out, { sets: ['limits.bogus=1'] }))).rejects.toThrow(/--set limits\.bogus/);
-    await expect(sweep(base(out, { runtime: 'live' }))).rejects.toThrow(/--runtime/);
+    await expect(sweep(base(out, { runtime: 'bogus' }))).rejects.toThrow(/--runtime: expected sim or live/);
+    await expect(sweep(base(out, { runtime: 'live', transport: 'tcp' }))).rejects.toThrow(/--transport: expected ws or uws/);
     expect(existsSync(out)).toBe(false);
     expect(() => parseShard('3/2')).toThrow(UsageError);
     expect(() => parseShard('x')).toThrow(/--shard/);

@@ -21,7 +21,7 @@ import os from 'node:os';
 import v8 from 'node:v8';
 import { UsageError } from '../errors.ts';
 import { resolveRun, type RunConfig } from '../harness/run-config.ts';
-import { runSim } from '../sim/run.ts';
+import { getRuntime, type TransportKind } from '../runtimes.ts';
 import { machineInfo, toolInfo } from '../results/meta.ts';
 import type { Result } from '../results/schema.ts';
 import { powerFit } from '../compare/stats.ts';
@@ -46,6 +46,9 @@ export interface CeilingOptions {
   budget?: { rssBytes?: number; wallMs?: number };
   onRun?: (run: CeilingRun, phase: 'grow' | 'bisect') => void;
   shouldStop?: () => boolean;
+  /** a registered runtime (default sim) and, live, its transport */
+  runtime?: string;
+  transport?: TransportKind;
 }
 
 export function defaultBudget(): { rssBytes: number; wallMs: number } {
@@ -129,6 +132,7 @@ export async function ceiling(o: CeilingOptions): Promise<CeilingResult> {
   if (!Number.isInteger(maxNodes) || maxNodes < 1) throw new UsageError(`--max-nodes: expected an integer ≥ 1, got ${maxNodes}`);
   if (!Number.isInteger(start) || start < 1 || start > maxNodes) throw new UsageError(`--start-nodes: expected an integer from 1 to --max-nodes (${maxNodes}), got ${start}`);
   const slos = (o.slos ?? []).map(parseSlo);
+  const runtime = getRuntime(o.runtime ?? 'sim');
   const budget = { ...defaultBudget(), ...o.budget };
   const configFor = (nodes: number) =>
     resolveRun({ protocol: o.protocol, scenario: o.scenario, nodes, seed: o.seed, durationMs: o.durationMs, sets: o.sets });
@@ -147,7 +151,7 @@ export async function ceiling(o: CeilingOptions): Promise<CeilingResult> {
       projection = project(cfg0, runs, nodes, est, budget, maxNodes);
       return 'blocked';
     }
-    const result = await runSim(configFor(nodes), { shouldStop: o.shouldStop });
+    const result = await runtime.run(configFor(nodes), { shouldStop: o.shouldStop, transport: o.transport });
     if (!result.run.completed) return 'stopped';
     const failures = failuresOf(result, slos);
     const run: CeilingRun = { nodes, healthy: failures.length === 0, failures, result };

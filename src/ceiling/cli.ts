@@ -7,6 +7,7 @@ import { parseDuration } from '../harness/run-config.ts';
 import { DEFAULT_MAX_NODES, DEFAULT_START_NODES, ceiling } from './ceiling.ts';
 import type { CeilingResult, CeilingRun } from './schema.ts';
 import { checkWritable, writeJsonAtomic } from '../results/files.ts';
+import { checkTransport, getRuntime } from '../runtimes.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const RUNS_DIR = resolve(ROOT, 'results/runs');
@@ -53,9 +54,11 @@ export function registerCeilingCommand(program: Command): Command {
     .option('--seed <S>', 'seed (default 1)', intOption('--seed'))
     .option('-d, --duration <time>', "simulated time per run (default: the scenario's)")
     .option('--max-run-wall <time>', 'wall-clock budget per run before projecting instead of measuring (default 10m)')
+    .option('--runtime <name>', 'sim (default) or live (each probe is a real run on this machine)', 'sim')
+    .option('--transport <ws|uws>', 'live runtime: the WebSocket server library', 'uws')
     .option('-o, --out <file>', `ceiling file (default ${RUNS_DIR}/ceiling-<scenario>-<protocol>.json)`)
     .option('-q, --quiet', 'no per-run lines')
-    .action(async (o: { protocol: string; scenario: string; slo: string[]; maxNodes?: number; startNodes?: number; set: string[]; seed?: number; duration?: string; maxRunWall?: string; out?: string; quiet?: boolean }) => {
+    .action(async (o: { protocol: string; scenario: string; slo: string[]; maxNodes?: number; startNodes?: number; set: string[]; seed?: number; duration?: string; maxRunWall?: string; out?: string; quiet?: boolean; runtime: string; transport: string }) => {
       let stop = false;
       const onSigint = () => {
         stop = true;
@@ -81,6 +84,8 @@ export function registerCeilingCommand(program: Command): Command {
             if (!o.quiet) process.stderr.write(`${describeRun(r)}\n`);
           },
           shouldStop: () => stop,
+          runtime: getRuntime(o.runtime).name,
+          transport: checkTransport(o.transport),
         });
         const out = o.out ? planned : resolve(RUNS_DIR, `ceiling-${c.scenario}-${c.protocol}.json`);
         checkWritable(out);

@@ -11,7 +11,6 @@ import { comparisonTable, num } from './format.ts';
 import { PROTOCOLS } from '../protocols.ts';
 import { loadScenario, scenarioNames } from '../harness/scenario.ts';
 import { parseDuration, resolveRun, type RunConfig, type RunRequest } from '../harness/run-config.ts';
-import { runSim } from '../sim/run.ts';
 import { writeResultAtomic, type Result } from '../results/schema.ts';
 import { checkWritable } from '../results/files.ts';
 import { registerMergeCommand, registerSweepCommand } from '../sweep/cli.ts';
@@ -22,15 +21,13 @@ import { sweep } from '../sweep/sweep.ts';
 import { getPreset, presetProtocols } from '../sweep/presets.ts';
 import { report } from '../report/report.ts';
 import { registerLiveCommands } from '../live/cli.ts';
-import { runLive } from '../live/coordinator.ts';
+import { RUNTIMES, checkTransport, getRuntime, type RuntimeName, type TransportKind } from '../runtimes.ts';
 
-type Runtime = 'sim' | 'live';
-type Transport = 'ws' | 'uws';
 interface RuntimeChoice {
-  runtime: Runtime;
-  transport: Transport;
+  runtime: RuntimeName;
+  transport: TransportKind;
 }
-const SIM: RuntimeChoice = { runtime: 'sim', transport: 'ws' };
+const SIM: RuntimeChoice = { runtime: 'sim', transport: 'uws' };
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const RUNS_DIR = resolve(ROOT, 'results/runs');
@@ -69,19 +66,13 @@ async function runOne(cfg: RunConfig, out: string, quiet: boolean, how: RuntimeC
     : null;
   const started = Date.now();
   bar?.start(Math.round(cfg.durationMs / 1000), 0, { eps: '–' });
-  const result =
-    how.runtime === 'live'
-      ? await runLive(cfg, {
-          transport: how.transport,
-          onProgress: (ms) => bar?.update(Math.floor(ms / 1000), { eps: '–' }),
-          shouldStop: () => interrupted,
-        })
-      : await runSim(cfg, {
-          onProgress: (simMs, events) => {
-            bar?.update(Math.floor(simMs / 1000), { eps: num(events / Math.max((Date.now() - started) / 1000, 1e-3)) });
-          },
-          shouldStop: () => interrupted,
-        });
+  const result = await getRuntime(how.runtime).run(cfg, {
+    transport: how.transport,
+    onProgress: (ms, events) => {
+      bar?.update(Math.floor(ms / 1000), { eps: events === undefined ? '–' : num(events / Math.max((Date.now() - started) / 1000, 1e-3)) });
+    },
+    shouldStop: () => interrupted,
+  });
   if (bar) {
     bar.update(Math.floor(result.run.simulatedMs / 1000));
     bar.stop();
@@ -117,15 +108,13 @@ export function buildProgram(): Command {
     .option('--seed <S>', 'seed for every random choice (default 1)', intArg('--seed'))
     .option('-d, --duration <time>', 'simulated time, e.g. 60s, 500ms, 2m (default: the scenario\'s)')
     .option('--set <key=value>', 'override a protocol parameter or limits.*, costs.*, network.*, fleet.* (repeatable)', collect, [])
-    .option('--runtime <sim|live>', 'sim: the deterministic simulator; live: real processes, Workers and WebSockets on loopback', 'sim')
+    .option('--runtime <name>', [...RUNTIMES.values()].map((r) => `${r.name}: ${r.summary}`).join('; '), 'sim')
     .option('--transport <ws|uws>', 'live runtime: the WebSocket server library (nodes dial peers with the ws client)', 'uws')
     .option('--costs <file>', 'cost profile from `fleetbench calibrate` (measured costs instead of the defaults)')
     .option('-o, --out <file>', `result file (default ${RUNS_DIR}/<scenario>-<protocol>-n<N>-s<seed>.json)`)
     .option('-q, --quiet', 'no progress bar')
     .action(async (o: { protocol: string; scenario: string; nodes?: number; seed?: number; duration?: string; set: string[]; runtime: string; transport: string; costs?: string; out?: string; quiet?: boolean }) => {
-      if (o.runtime !== 'sim' && o.runtime !== 'live') throw new UsageError(`--runtime: expected sim or live, got "${o.runtime}"`);
-      if (o.transport !== 'ws' && o.transport !== 'uws') throw new UsageError(`--transport: expected ws or uws, got "${o.transport}"`);
-      const how: RuntimeChoice = { runtime: o.runtime, transport: o.transport };
+      const how: RuntimeChoice = { runtime: getRuntime(o.runtime).name, transport: checkTransport(o.transport) };
       const req: RunRequest = {
         protocol: o.protocol,
         scenario: o.scenario,

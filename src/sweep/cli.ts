@@ -29,6 +29,7 @@ interface SweepCliOptions {
   fresh?: boolean;
   repeat?: number;
   runtime: string;
+  transport: string;
   jobs?: number;
   shard?: string;
   set: string[];
@@ -48,7 +49,8 @@ export function registerSweepCommand(program: Command): Command {
     .option('--preset <name>', `a named set of sweeps, one directory per scenario under --out: ${Object.keys(PRESETS).join(', ')}`)
     .option('--fresh', 're-run every cell and replace what the directory held (for refreshing a baseline)')
     .option('--repeat <R>', 'seeds per cell: seed, seed+1, … (default 1)', intOption('--repeat', 1))
-    .option('--runtime <runtime>', 'runtime (only sim)', 'sim')
+    .option('--runtime <name>', 'sim (cells in parallel) or live (one cell at a time: each takes the machine)', 'sim')
+    .option('--transport <ws|uws>', 'live runtime: the WebSocket server library', 'uws')
     .option('-j, --jobs <J>', 'parallel worker threads (default: the number of cores)', intOption('--jobs', 1))
     .option('--shard <i/n>', 'run only shard i of n (1-based); join the parts with `fleetbench merge`')
     .option('--seed <S>', 'first seed (default 1)', intOption('--seed', 0))
@@ -88,6 +90,7 @@ export function registerSweepCommand(program: Command): Command {
         const common = {
           repeat: o.repeat,
           runtime: o.runtime,
+          transport: o.transport,
           jobs: o.jobs,
           shard: o.shard ? parseShard(o.shard) : null,
           seed: o.seed,

@@ -18,7 +18,9 @@ export const GridSchema = z.object({
   protocols: z.array(z.string()).min(1),
   nodes: z.array(z.number().int().min(1)).min(1),
   scenario: z.string(),
-  runtime: z.literal('sim'),
+  runtime: z.enum(['sim', 'live']),
+  /** live runs: the WebSocket server library; null in the simulator */
+  transport: z.enum(['ws', 'uws']).nullable().default(null),
   repeat: z.number().int().min(1),
   /** seeds are seed, seed+1, … seed+repeat−1 */
   seed: z.number().int().min(0),

@@ -4,7 +4,7 @@
  * interrupt is not written, so that resuming the sweep runs the cell again in full.
  */
 import { resolveRun } from '../harness/run-config.ts';
-import { runSim } from '../sim/run.ts';
+import { getRuntime } from '../runtimes.ts';
 import { writeResultAtomic } from '../results/schema.ts';
 
 export interface CellTask {
@@ -37,7 +37,8 @@ export async function runCell(task: CellTask): Promise<CellOutcome> {
     durationMs: task.durationMs ?? undefined,
     sets: task.sets,
   });
-  const result = await runSim(cfg, { shouldStop: () => Atomics.load(task.stop, 0) === 1 });
+  // worker threads run the simulator only: a live sweep runs its cells in the main thread
+  const result = await getRuntime('sim').run(cfg, { shouldStop: () => Atomics.load(task.stop, 0) === 1 });
   const stats = { wallMs: result.sim?.wallMs ?? 0, peakRssBytes: result.sim?.peakRssBytes ?? 0, healthy: result.summary.healthy };
   if (!result.run.completed) return { out: task.out, written: false, ...stats };
   writeResultAtomic(task.out, result);

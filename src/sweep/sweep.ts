@@ -1,6 +1,7 @@
 /**
- * sweep(): runs a grid of simulator runs (protocols × fleet sizes × seeds, one scenario) in
- * parallel worker threads (tinypool), writing each result as soon as it finishes.
+ * sweep(): runs a grid (protocols × fleet sizes × seeds, one scenario) in any runtime, writing each
+ * result as soon as it finishes: simulator cells in parallel worker threads (tinypool), live cells
+ * one at a time in this process (a live run takes the whole machine).
  *
  * - Resumable: a cell whose result file exists, validates and matches the cell is skipped; a
  *   corrupt or mismatched file is run again. Results are written temp-file-then-rename, so an
@@ -16,7 +17,8 @@ import { join, resolve } from 'node:path';
 import Tinypool from 'tinypool';
 import { UsageError } from '../errors.ts';
 import { resolveRun } from '../harness/run-config.ts';
-import { readResult } from '../results/schema.ts';
+import { readResult, writeResultAtomic } from '../results/schema.ts';
+import { checkTransport, getRuntime, type TransportKind } from '../runtimes.ts';
 import { gridCells, shardCells, type Cell } from './grid.ts';
 import { gridDifference, readManifest, sameGrid, writeManifest, type Grid } from './manifest.ts';
 import type { CellOutcome, CellTask } from './run-cell.ts';
@@ -27,8 +29,11 @@ export interface SweepOptions {
   /** scenario name or path to a scenario .json */
   scenario: string;
   repeat?: number;
+  /** a registered runtime (default sim) */
   runtime?: string;
-  /** worker threads; default: available parallelism */
+  /** live runtime: ws or uws (default uws) */
+  transport?: string;
+  /** worker threads; default: available parallelism (live: always one run at a time) */
   jobs?: number;
   shard?: { i: number; n: number } | null;
   out: string;
@@ -70,11 +75,11 @@ export interface SweepSummary {
 export const WORKER_URL = new URL('./worker.mjs', import.meta.url);
 
 /** Why an existing file does not count as this cell's result, or null when it does. */
-export function staleReason(path: string, cell: Cell, scenarioName: string): string | null {
+export function staleReason(path: string, cell: Cell, scenarioName: string, runtime = 'sim'): string | null {
   if (!existsSync(path)) return 'missing';
   try {
     const r = readResult(path);
-    const want = { protocol: cell.protocol, nodes: cell.nodes, seed: cell.seed, scenario: scenarioName, runtime: 'sim' };
+    const want = { protocol: cell.protocol, nodes: cell.nodes, seed: cell.seed, scenario: scenarioName, runtime };
     for (const [k, v] of Object.entries(want)) {
       const got = (r.run as Record<string, unknown>)[k];
       if (got !== v) return `run.${k} is ${JSON.stringify(got)}, expected ${JSON.stringify(v)}`;
@@ -119,7 +124,8 @@ function scenarioArg(s: string): string {
 }
 
 export function planSweep(o: SweepOptions): { grid: Grid; scenarioName: string; cells: Cell[]; out: string } {
-  if ((o.runtime ?? 'sim') !== 'sim') throw new UsageError(`--runtime: "${o.runtime}" is not supported by sweep; use sim`);
+  const runtime = getRuntime(o.runtime ?? 'sim');
+  const transport: TransportKind | null = runtime.name === 'live' ? checkTransport(o.transport ?? 'uws') : null;
   if (o.protocols.length === 0) throw new UsageError('--protocols: give at least one protocol');
   if (o.nodes.length === 0) throw new UsageError('--nodes: give at least one fleet size');
   const repeat = o.repeat ?? 1;
@@ -140,7 +146,8 @@ export function planSweep(o: SweepOptions): { grid: Grid; scenarioName: string; 
     protocols: [...o.protocols],
     nodes: [...o.nodes],
     scenario,
-    runtime: 'sim',
+    runtime: runtime.name,
+    transport,
     repeat,
     seed,
     durationMs: o.durationMs ?? null,
@@ -166,7 +173,7 @@ export async function sweep(o: SweepOptions): Promise<SweepSummary> {
   const summary: SweepSummary = { out, grid, cells, skipped: [], ran: [], rerun: [], unfinished: [], failures: [], interrupted: false };
   const todo: Cell[] = [];
   for (const cell of cells) {
-    const reason = o.fresh ? 'missing' : staleReason(join(out, cell.file), cell, scenarioName);
+    const reason = o.fresh ? 'missing' : staleReason(join(out, cell.file), cell, scenarioName, grid.runtime);
     if (reason === null) summary.skipped.push(cell.file);
     else {
       if (reason !== 'missing') {
@@ -181,12 +188,13 @@ export async function sweep(o: SweepOptions): Promise<SweepSummary> {
   o.onEvent?.({ type: 'plan', total: cells.length, toRun: todo.length, skipped: summary.skipped.length });
   if (todo.length === 0) return summary;
 
-  const jobs = Math.min(o.jobs ?? os.availableParallelism(), todo.length);
+  const concurrent = getRuntime(grid.runtime).concurrent;
+  const jobs = concurrent ? Math.min(o.jobs ?? os.availableParallelism(), todo.length) : 1;
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const onAbort = () => Atomics.store(stop, 0, 1);
   if (o.signal?.aborted) onAbort();
   o.signal?.addEventListener('abort', onAbort, { once: true });
-  const pool = new Tinypool({ filename: WORKER_URL.href, minThreads: jobs, maxThreads: jobs, idleTimeout: 1000 });
+  const pool = concurrent ? new Tinypool({ filename: WORKER_URL.href, minThreads: jobs, maxThreads: jobs, idleTimeout: 1000 }) : null;
   let next = 0, done = 0;
   const worker = async () => {
     while (next < todo.length && Atomics.load(stop, 0) === 0) {
@@ -202,7 +210,7 @@ export async function sweep(o: SweepOptions): Promise<SweepSummary> {
         stop,
       };
       try {
-        const outcome = (await pool.run(task)) as CellOutcome;
+        const outcome = pool ? ((await pool.run(task)) as CellOutcome) : await runCellHere(task, grid.runtime, grid.transport);
         if (outcome.written) {
           summary.ran.push(cell.file);
           o.onEvent?.({ type: 'done', cell, outcome, done: ++done, toRun: todo.length });
@@ -216,9 +224,20 @@ export async function sweep(o: SweepOptions): Promise<SweepSummary> {
     await Promise.all(Array.from({ length: jobs }, worker));
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
-    await pool.destroy();
+    await pool?.destroy();
   }
   summary.interrupted = Atomics.load(stop, 0) === 1;
   if (summary.interrupted) for (const c of todo.slice(next)) summary.unfinished.push(c.file);
   return summary;
+}
+
+/** A cell of a runtime that cannot share the machine (live), run in this process. */
+async function runCellHere(task: CellTask, runtime: string, transport: TransportKind | null): Promise<CellOutcome> {
+  const cfg = resolveRun({ protocol: task.protocol, scenario: task.scenario, nodes: task.nodes, seed: task.seed, durationMs: task.durationMs ?? undefined, sets: task.sets });
+  const started = Date.now();
+  const result = await getRuntime(runtime).run(cfg, { transport: transport ?? undefined, shouldStop: () => Atomics.load(task.stop, 0) === 1 });
+  const stats = { wallMs: Date.now() - started, peakRssBytes: result.live?.perNode.rssPeakBytes ?? result.sim?.peakRssBytes ?? 0, healthy: result.summary.healthy };
+  if (!result.run.completed) return { out: task.out, written: false, ...stats };
+  writeResultAtomic(task.out, result);
+  return { out: task.out, written: true, ...stats };
 }
