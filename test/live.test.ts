@@ -15,12 +15,14 @@ import { runLive, type LiveOptions } from '../src/live/coordinator.ts';
 import { checkUwsBinary, UwsUnavailableError } from '../src/live/uws.ts';
 import { ResultSchema, type Result } from '../src/results/schema.ts';
 import { runSim } from '../src/sim/run.ts';
+import { tapBackend, type DriverCall } from '../src/fleet/recording.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 function scenario(name: string, fields: Record<string, unknown>) {
   return parseScenario({ name, description: `live test: ${name}`, ...fields }, name);
 }
+
 
 /** Runs live, validates the result against the schema, and checks nothing the run made survives it. */
 async function live(req: Parameters<typeof resolveRun>[0], opts: LiveOptions): Promise<Result> {
@@ -136,6 +138,34 @@ describe('kinesis-2020 in miniature, with a real thread limit', () => {
     expect(r.summary.threads.peakPerNode).toBeLessThan(16);
     expect(r.summary.membership.unconvergedJoins).toBe(0);
     expect(r.summary.membership.viewAccuracy).toBe(1);
+  });
+});
+
+describe('one scenario interpreter', () => {
+  it('the live backend receives the same driver calls as the simulator for the same scenario and seed', async () => {
+    const scn = scenario('live-parity', {
+      nodes: 5,
+      durationMs: 6000,
+      fleet: { requestsPerSec: 40, membershipLagMs: 300 },
+      reshards: { perSec: 2 },
+      events: [
+        { type: 'pause', atMs: 500, count: 1, forMs: 800 },
+        { type: 'remove', atMs: 800, count: 1 },
+        { type: 'crash', atMs: 1500, count: 1 },
+        { type: 'add', atMs: 2000, count: 2, overMs: 400 },
+        { type: 'partition', atMs: 3000, fraction: 0.5 },
+        { type: 'heal', atMs: 4000 },
+        { type: 'loss', atMs: 4500, rate: 0.1 },
+        { type: 'reshardStorm', atMs: 5000, count: 3, overMs: 200 },
+      ],
+    });
+    const req = { protocol: "async-multiplexed", scenario: scn, seed: 5 } as const;
+    const liveCalls: DriverCall[] = [];
+    await live(req, { transport: 'uws', onDriver: (d) => d.wrapBackend((b) => tapBackend(b, liveCalls)) });
+    const simCalls: DriverCall[] = [];
+    await runSim(resolveRun(req), { onDriver: (d) => d.wrapBackend((b) => tapBackend(b, simCalls)) });
+    expect(liveCalls.length).toBeGreaterThan(100);
+    expect(liveCalls).toEqual(simCalls);
   });
 });
 

@@ -7,8 +7,9 @@
  *
  * Determinism: every choice (which nodes crash, which FE originates a reshard or gets a request,
  * when the next one comes) is drawn from the harness generator, in the order the driver makes
- * calls; the driver schedules through `backend.at`, whose equal-time calls keep their order. Same
- * seed and inputs, same sequence of backend calls in every runtime (test/fleet-parity.test.ts).
+ * calls; the driver schedules through `backend.at`, whose equal-time calls keep their order, and
+ * decides with the time a callback was scheduled for (live timers fire a little late). Same seed
+ * and inputs, same sequence of backend calls in every runtime (test/fleet-parity.test.ts).
  *
  * Semantics the runtimes share (and once disagreed on):
  * - `remove` picks among running nodes: a frozen process cannot say goodbye (a paused node may
@@ -113,7 +114,15 @@ export class FleetDriver {
   }
 
   attach(backend: FleetBackend): void {
-    this.#backend = backend;
+    this.#backend = this.#wrap ? this.#wrap(backend) : backend;
+  }
+
+  #wrap: ((b: FleetBackend) => FleetBackend) | null = null;
+
+  /** Wraps the backend this driver will be attached to (tests record its calls this way). */
+  wrapBackend(wrap: (b: FleetBackend) => FleetBackend): void {
+    this.#wrap = wrap;
+    if (this.#backend) this.#backend = wrap(this.#backend);
   }
 
   get #b(): FleetBackend {
@@ -164,8 +173,9 @@ export class FleetDriver {
    */
   bootInitialFleet(): void {
     const n = this.cfg.nodes;
+    const t = this.#b.now();
     for (let i = 0; i < n; i++) this.truth.nodeStarted(i, -Infinity);
-    for (let i = 0; i < n; i++) this.#addNode(this.#initialCells[i], -Infinity);
+    for (let i = 0; i < n; i++) this.#addNode(this.#initialCells[i], -Infinity, t);
     for (let i = 0; i < n; i++) this.#b.launch(i);
     for (let i = 0; i < n; i++) this.#b.boot(i, this.#bootstrap(i, -Infinity));
   }
@@ -176,7 +186,7 @@ export class FleetDriver {
     this.#scheduled = true;
     const { cfg } = this;
     const b = this.#b;
-    for (const e of cfg.scenario.events) b.at(e.atMs, () => this.#event(e));
+    for (const e of cfg.scenario.events) b.at(e.atMs, () => this.#event(e, e.atMs));
     if (this.#opts.requests === 'driver' && cfg.fleet.requestsPerSec > 0) {
       const mean = 1000 / cfg.fleet.requestsPerSec;
       const next = (t: number) =>
@@ -191,7 +201,7 @@ export class FleetDriver {
       const mean = 1000 / rs.perSec;
       const next = (t: number) =>
         b.at(t, () => {
-          this.#reshard();
+          this.#reshard(t);
           const after = t + this.#harness.exp(mean);
           if (rs.untilMs === undefined || after <= rs.untilMs) next(after);
         });
@@ -227,7 +237,7 @@ export class FleetDriver {
   /** A node died without being asked (OOM, a fatal signal): detected like a crash. */
   nodeExited(node: NodeId): void {
     if (!this.#alive[node]) return;
-    this.#stopped(node, true);
+    this.#stopped(node, true, this.#b.now());
     this.measures.count('unexpectedExits', 1);
   }
 
@@ -240,7 +250,7 @@ export class FleetDriver {
 
   // ---- fleet --------------------------------------------------------------------------------
 
-  #addNode(cell: number, startedAt: number): number {
+  #addNode(cell: number, startedAt: number, t: number): number {
     const id = this.#nextId++;
     this.#cellOf[id] = cell;
     (this.#cellLive[cell] ??= []).push(id);
@@ -250,7 +260,7 @@ export class FleetDriver {
     if (startedAt !== -Infinity) this.truth.nodeStarted(id, startedAt);
     this.#liveIndex[id] = this.#liveIds.length;
     this.#liveIds.push(id);
-    this.measures.nodeStarted(id, this.#b.now(), startedAt !== -Infinity, cell);
+    this.measures.nodeStarted(id, t, startedAt !== -Infinity, cell);
     return id;
   }
 
@@ -268,9 +278,8 @@ export class FleetDriver {
   }
 
   /** Capacity added: a new node is placed in a cell, which may open (and take shards), and boots. */
-  #join(): void {
+  #join(now: number): void {
     if (this.#nextId >= this.maxNodes) return;
-    const now = this.#b.now();
     const cell = this.router.place(this.#nextId);
     // a new cell opened: its share of shards moves to its clusters before its first FE boots
     for (const shard of this.router.takeMigrations()) {
@@ -278,21 +287,20 @@ export class FleetDriver {
       this.measures.reshard(shard, version, now, cell);
       this.measures.count('migratedShards', 1);
     }
-    const id = this.#addNode(cell, now);
+    const id = this.#addNode(cell, now, now);
     this.#b.launch(id);
     this.#b.boot(id, this.#bootstrap(id, now));
   }
 
-  #stop(node: NodeId, how: 'left' | 'crashed'): void {
+  #stop(node: NodeId, how: 'left' | 'crashed', t: number): void {
     if (!this.#alive[node]) return;
     if (how === 'left') this.#b.leave(node);
     else this.#b.crash(node);
-    this.#stopped(node, how === 'crashed');
+    this.#stopped(node, how === 'crashed', t);
   }
 
   /** Bookkeeping once a node is gone, in the order the measures expect. */
-  #stopped(node: NodeId, crashed: boolean): void {
-    const now = this.#b.now();
+  #stopped(node: NodeId, crashed: boolean, now: number): void {
     this.#alive[node] = 0;
     this.nodeSecondsAlive += (now - Math.max(0, this.#startedAt[node])) / 1000;
     const idx = this.#liveIndex[node];
@@ -315,36 +323,34 @@ export class FleetDriver {
     this.measures.nodeStopped(node, now, crashed);
   }
 
-  #paused(node: NodeId): boolean {
-    return this.#pausedUntil[node] > this.#b.now();
-  }
-
-  /** k distinct live nodes chosen by the harness generator; paused nodes excluded when asked. */
-  #pickLive(k: number, skipPaused: boolean): number[] {
-    const pool = skipPaused ? this.#liveIds.filter((id) => !this.#paused(id)) : this.#liveIds.slice();
+  /** k distinct live nodes chosen by the harness generator; nodes paused at `t` excluded when asked. */
+  #pickLive(k: number, t: number, skipPaused: boolean): number[] {
+    const pool = skipPaused ? this.#liveIds.filter((id) => this.#pausedUntil[id] <= t) : this.#liveIds.slice();
     return drawDistinct(pool, k, this.#harness);
   }
 
   /** The one interpreter of scenario events, for every runtime. */
-  #event(e: ScenarioEvent): void {
+  #event(e: ScenarioEvent, now: number): void {
     const b = this.#b;
-    const now = b.now();
     switch (e.type) {
       case 'add':
-        for (let i = 0; i < e.count; i++) b.at(now + (e.count > 1 ? (e.overMs * i) / (e.count - 1) : 0), () => this.#join());
+        for (let i = 0; i < e.count; i++) {
+          const t = now + (e.count > 1 ? (e.overMs * i) / (e.count - 1) : 0);
+          b.at(t, () => this.#join(t));
+        }
         return;
       case 'remove':
-        for (const id of this.#pickLive(e.count, true)) this.#stop(id, 'left');
+        for (const id of this.#pickLive(e.count, now, true)) this.#stop(id, 'left', now);
         return;
       case 'crash':
-        for (const id of this.#pickLive(e.count, false)) this.#stop(id, 'crashed');
+        for (const id of this.#pickLive(e.count, now, false)) this.#stop(id, 'crashed', now);
         return;
       case 'pause':
-        for (const id of this.#pickLive(e.count, true)) {
+        for (const id of this.#pickLive(e.count, now, true)) {
           const until = (this.#pausedUntil[id] = now + e.forMs);
           b.pause(id, until);
           b.at(until, () => {
-            if (this.#alive[id] && this.#pausedUntil[id] <= b.now()) b.resume(id);
+            if (this.#alive[id] && this.#pausedUntil[id] <= until) b.resume(id);
           });
         }
         return;
@@ -353,7 +359,7 @@ export class FleetDriver {
         return;
       case 'partition':
         // the harness generator picks side 1; nodes that join later land on side 0
-        b.partition(this.#pickLive(Math.max(1, Math.round(this.#liveIds.length * e.fraction)), false));
+        b.partition(this.#pickLive(Math.max(1, Math.round(this.#liveIds.length * e.fraction)), now, false));
         return;
       case 'heal':
         b.heal();
@@ -365,18 +371,20 @@ export class FleetDriver {
         if (cell === undefined) return;
         this.requests.outageFromMs ??= now;
         this.crashedCells.add(cell);
-        for (const id of [...(this.#cellLive[cell] ?? [])]) this.#stop(id, 'crashed');
+        for (const id of [...(this.#cellLive[cell] ?? [])]) this.#stop(id, 'crashed', now);
         return;
       }
       case 'reshardStorm':
-        for (let i = 0; i < e.count; i++) b.at(now + (e.count > 1 ? (e.overMs * i) / (e.count - 1) : 0), () => this.#reshard());
+        for (let i = 0; i < e.count; i++) {
+          const t = now + (e.count > 1 ? (e.overMs * i) / (e.count - 1) : 0);
+          b.at(t, () => this.#reshard(t));
+        }
         return;
     }
   }
 
   /** A reshard happens at the back end and is first seen by one running FE of the shard's cell. */
-  #reshard(): void {
-    const now = this.#b.now();
+  #reshard(now: number): void {
     const shard = this.truth.pickReshardShard();
     const cell = this.router.cellOfShard(shard);
     const candidates = (this.#cellLive[cell] ?? []).filter((id) => this.#pausedUntil[id] <= now);

@@ -20,6 +20,7 @@ import type { FleetDriver } from '../fleet/driver.ts';
 import { R_COUNT, R_DOWN, R_LIMIT, R_SHARD, R_UP, type FromNode, type ToLoadgen } from './ipc.ts';
 import type { NodeProc } from './node-proc.ts';
 import type { LiveSampler } from './sampler.ts';
+import { EventQueue } from '../sim/event-queue.ts';
 
 export interface LiveBackendHooks {
   /** a failure that ends the run (a node's fatal error, a throwing callback) */
@@ -32,7 +33,6 @@ export interface LiveBackendHooks {
 
 export class LiveBackend implements FleetBackend {
   #t0 = performance.now();
-  readonly #timers = new Set<NodeJS.Timeout>();
   readonly #lastMembership = new Map<number, string>();
   #loss: number;
   #pendingRequests: number[] = [];
@@ -63,23 +63,50 @@ export class LiveBackend implements FleetBackend {
     return performance.now() - this.#t0;
   }
 
+  /**
+   * Callbacks run in (time, scheduling order), as in the simulator: timers round to whole
+   * milliseconds and fire late, so two due callbacks would otherwise run in either order, and
+   * the driver's draws with them.
+   */
   at(t: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      if (this.hooks.ended()) return;
+    this.#queue.push(t, 0, 0, 0, fn);
+    if (t < this.#armedFor) this.#arm();
+  }
+
+  readonly #queue = new EventQueue(256);
+  #timer: NodeJS.Timeout | null = null;
+  #armedFor = Infinity;
+
+  #arm(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#armedFor = this.#queue.peekTime();
+    if (this.#armedFor === Infinity) return;
+    this.#timer = setTimeout(() => this.#runDue(), Math.max(0, this.#t0 + this.#armedFor - performance.now()));
+  }
+
+  #runDue(): void {
+    this.#timer = null;
+    this.#armedFor = Infinity;
+    const q = this.#queue;
+    while (q.size > 0 && q.peekTime() <= this.now()) {
+      q.pop();
+      if (this.hooks.ended()) break;
       try {
-        fn();
+        (q.payload as () => void)();
       } catch (e) {
         this.hooks.fail(e as Error);
       }
-    }, Math.max(0, this.#t0 + t - performance.now()));
-    this.#timers.add(timer);
+    }
+    if (!this.hooks.ended()) this.#arm();
   }
 
   /** Every pending callback is dropped (the run ended). */
   clearTimers(): void {
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers.clear();
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#armedFor = -Infinity; // nothing re-arms
+    while (this.#queue.size > 0) this.#queue.pop();
   }
 
   // ---- FleetBackend -------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { FleetDriver } from '../fleet/driver.ts';
+import { FleetDriver, type DriverOptions } from '../fleet/driver.ts';
 import type { RunConfig } from '../harness/run-config.ts';
 import { percentiles } from '../harness/measures.ts';
 import type { Result } from '../results/schema.ts';
@@ -73,6 +73,11 @@ const FRAMING =
   '(kind u8, node id u32) naming the dialer, not counted; messages and bytes are counted at the sender as codec bytes, as the simulator counts byteLength';
 
 class LiveRunError extends Error {}
+
+/** How the live runtime builds its fleet driver: paced load is the driver's, as in the simulator. */
+export function liveDriverOptions(opts: Pick<LiveOptions, 'load'>): DriverOptions {
+  return { requests: (opts.load ?? 'paced') === 'max' ? 'backend' : 'driver' };
+}
 
 export async function runLive(cfg: RunConfig, opts: LiveOptions): Promise<Result> {
   const plan = planFleet(cfg);
@@ -127,7 +132,7 @@ class Coordinator {
     this.opts = opts;
     this.plan = plan;
     this.uwsBinary = uwsBinary;
-    this.driver = new FleetDriver(cfg, { requests: (opts.load ?? 'paced') === 'max' ? 'backend' : 'driver' });
+    this.driver = new FleetDriver(cfg, liveDriverOptions(opts));
     this.sampler = new LiveSampler(this.nodes);
     this.backend = new LiveBackend(this.driver, this.nodes, this.sampler, {
       fail: (e) => this.#failRun(e),
@@ -135,8 +140,8 @@ class Coordinator {
       toLoadgen: (m) => this.#sendLoadgen(m),
       leaveGraceMs: opts.leaveGraceMs ?? 300,
     });
-    this.driver.attach(this.backend);
     opts.onDriver?.(this.driver);
+    this.driver.attach(this.backend);
   }
 
   requestStop(): void {

@@ -8,6 +8,8 @@ import { Simulation, loadThreadEntries, type SimFleet } from './simulation.ts';
 export interface SimHooks {
   onProgress?: (simMs: number, events: number) => void;
   shouldStop?: () => boolean;
+  /** called with the driver before the run starts (tests record its backend calls) */
+  onDriver?: (driver: FleetDriver) => void;
 }
 
 /** The driver as the simulator sees it. */
@@ -31,6 +33,7 @@ export async function runSim(cfg: RunConfig, hooks: SimHooks = {}): Promise<Resu
     hooks.onProgress?.(simMs, events);
   };
   const driver = new FleetDriver(cfg);
+  hooks.onDriver?.(driver);
   const sim = new Simulation({ ...cfg, threadMains, onProgress, shouldStop: hooks.shouldStop }, simFleetOf(driver), driver.maxNodes);
   driver.attach(sim);
   const t0 = performance.now();
