@@ -7,6 +7,7 @@
 import type { NodeContext, NodeId, NodeProtocol, ParamValues, ProtocolDefinition, Bootstrap } from '../../src/contract/protocol.ts';
 import {
   ALL_TO_ALL_PARAMS,
+  allToAllPromises,
   AllToAllView,
   EMPTY,
   FULL_STATE,
@@ -133,5 +134,6 @@ export const asyncMultiplexed: ProtocolDefinition<AllToAllMsg> = {
   summary: 'all-to-all sync from one event loop: one non-blocking connection per peer, no per-peer thread',
   params: ALL_TO_ALL_PARAMS,
   codec: allToAllCodec,
+  conformance: { promises: allToAllPromises },
   create: (ctx, params) => new AsyncMultiplexedNode(ctx, params),
 };

@@ -62,9 +62,19 @@ export const cellPartitioned: ProtocolDefinition<any> = {
       threadEntries: inner.threadEntries,
       create: (ctx, p) => inner.create(ctx, p),
       createRouter: (p, fleet) => new CellMapRouter(p.cellSize as number, p.clustersPerCell as number, fleet.shards),
+      conformance: this.conformance,
     };
   },
   create() {
     throw new Error('cell-partitioned runs through specialize(params)');
+  },
+  // a node only has to know its cell: the inner protocol's promises at the cell's size
+  conformance: {
+    params: { cellSize: 8 },
+    promises(values, nodes) {
+      const inner = INNER.find((p) => p.name === values.inner);
+      if (!inner?.conformance) throw new Error(`cell-partitioned: inner protocol ${String(values.inner)} makes no promises`);
+      return inner.conformance.promises(values, Math.min(nodes, values.cellSize as number));
+    },
   },
 };

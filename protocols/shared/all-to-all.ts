@@ -7,7 +7,7 @@
  * everyone talks to everyone, as the Kinesis FEs did. A receiver that sees a gap in a sender's
  * sequence numbers (a lost Sync, or a first contact) asks for the sender's full own state.
  */
-import type { Codec, NodeId, Reporter } from '../../src/contract/protocol.ts';
+import type { Codec, NodeId, ParamValues, ProtocolPromises, Reporter } from '../../src/contract/protocol.ts';
 import { WireReader, WireWriter, WireError } from '../../src/contract/wire.ts';
 
 export const SYNC = 1;
@@ -211,3 +211,20 @@ export const ALL_TO_ALL_PARAMS = {
     source: 'assumption: a periodic refresh of the bootstrap list; Kinesis FEs read a membership microservice',
   },
 } as const;
+
+/**
+ * What both all-to-all protocols promise (src/contract/protocol.ts ProtocolPromises): a peer that
+ * stops syncing is declared failed after failAfterIntervals intervals without a sync, checked every
+ * interval; a joiner is dialed at the next membership poll and synced within an interval; a reshard
+ * goes out with the originator's next sync; a peer that comes back is re-added at the next poll.
+ */
+export function allToAllPromises(params: ParamValues): ProtocolPromises {
+  const interval = params.syncIntervalMs as number;
+  const poll = params.membershipPollMs as number;
+  return {
+    detectAllMs: (Number(params.failAfterIntervals) + 1) * interval,
+    joinAfterListedMs: poll + 2 * interval,
+    disseminateMs: interval,
+    recoverMs: poll + 2 * interval,
+  };
+}

@@ -9,6 +9,7 @@
 import type { Bootstrap, NodeContext, NodeId, NodeProtocol, ParamValues, ProtocolDefinition, ThreadEntryRef, ThreadHandle } from '../../src/contract/protocol.ts';
 import {
   ALL_TO_ALL_PARAMS,
+  allToAllPromises,
   AllToAllView,
   FULL_STATE,
   LEAVE,
@@ -146,6 +147,7 @@ export const threadPerPeer: ProtocolDefinition<AllToAllMsg> = {
   summary: 'the Kinesis FE design: one OS thread and one connection per other FE, all-to-all sync',
   params: ALL_TO_ALL_PARAMS,
   codec: allToAllCodec,
+  conformance: { promises: allToAllPromises },
   threadEntries: [PEER_LOOP],
   create: (ctx, params) => new ThreadPerPeerNode(ctx, params),
 };

@@ -171,6 +171,29 @@ export interface CellRouter {
   readonly version: number;
 }
 
+/**
+ * What a protocol promises about its timing, derived from its parameters and the fleet size. The
+ * conformance suite (test/conformance.test.ts) holds every registered protocol to its promises
+ * under a table of faults; each bound is a formula of the protocol's own parameters, not a figure
+ * read off a run. All in ms of runtime time, on a loss-free network with sub-ms latency.
+ */
+export interface ProtocolPromises {
+  /** every live member drops a crashed (or departed) member within this of its end */
+  detectAllMs: number;
+  /** every live member has a joiner in view within this of the membership service listing it */
+  joinAfterListedMs: number;
+  /** a reshard made at one FE reaches every live FE of its cell within this */
+  disseminateMs: number;
+  /** after a partition heals or a frozen member resumes, every view is whole again within this */
+  recoverMs: number;
+}
+
+export interface Conformance {
+  /** parameter overrides the suite runs with (a cell size that gives several cells at test size) */
+  readonly params?: ParamValues;
+  promises(params: ParamValues, nodes: number): ProtocolPromises;
+}
+
 export interface ProtocolDefinition<M = unknown> {
   readonly name: string;
   /** One line for `fleetbench list`. */
@@ -187,4 +210,6 @@ export interface ProtocolDefinition<M = unknown> {
   specialize?(params: ParamValues): ProtocolDefinition<M>;
   /** Partitioned fleets: the cell router. Nodes then see only their own cell's members. */
   createRouter?(params: ParamValues, fleet: { readonly shards: number; readonly clusters: number }): CellRouter;
+  /** Its timing promises, which the conformance suite holds it to; every registered protocol has them. */
+  readonly conformance?: Conformance;
 }
