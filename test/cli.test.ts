@@ -36,9 +36,16 @@ describe('fleetbench run: bad input', () => {
     ['non-integer nodes', ['-p', 'async-multiplexed', '-s', 'steady', '--nodes', 'ten'], /--nodes: expected an integer, got "ten"/],
     ['bad duration', ['-p', 'async-multiplexed', '-s', 'steady', '--duration', 'soon'], /--duration: "soon" is not a duration/],
     ['unknown parameter', ['-p', 'async-multiplexed', '-s', 'steady', '--set', 'fanout=3'], /--set fanout: async-multiplexed has no parameter "fanout"; known: syncIntervalMs/],
-    ['out-of-range limit', ['-p', 'async-multiplexed', '-s', 'steady', '--set', 'limits.threadsPerNode=0'], /--set limits.threadsPerNode: expected an integer ≥ 1, got 0/],
+    ['out-of-range limit', ['-p', 'async-multiplexed', '-s', 'steady', '--set', 'limits.threadsPerNode=0'], /--set limits.threadsPerNode: Too small: expected number to be >=1, got 0/],
     ['malformed set', ['-p', 'async-multiplexed', '-s', 'steady', '--set', 'limits.threadsPerNode'], /--set: "limits.threadsPerNode" is not key=value/],
-    ['loss out of range', ['-p', 'async-multiplexed', '-s', 'steady', '--set', 'network.lossRate=1.5'], /--set network.lossRate: expected a number ≥ 0 ≤ 1, got 1.5/],
+    // --set is validated by the schemas scenarios and cost profiles use: own names only, one dot, decimal numbers
+    ['inherited name', ['-p', 'async-multiplexed', '-s', 'steady', '--set', 'constructor=1'], /--set constructor: async-multiplexed has no parameter "constructor"/],
+    ['inherited limit', ['-p', 'async-multiplexed', '-s', 'steady', '--set', 'limits.constructor=5'], /--set limits.constructor: unknown limit/],
+    ['inherited cost', ['-p', 'async-multiplexed', '-s', 'steady', '--set', 'costs.valueOf=5'], /--set costs.valueOf: unknown cost/],
+    ['extra path segment', ['-p', 'async-multiplexed', '-s', 'steady', '--set', 'limits.threadsPerNode.extra=300'], /--set limits.threadsPerNode.extra: a key is a parameter name or group.name/],
+    ['hexadecimal number', ['-p', 'async-multiplexed', '-s', 'steady', '--set', 'limits.threadsPerNode=0x10'], /--set limits.threadsPerNode: .*expected number.*"0x10"/],
+    ['fractional thread limit', ['-p', 'async-multiplexed', '-s', 'steady', '--set', 'limits.threadsPerNode=2.5'], /--set limits.threadsPerNode: .*expected int.*got 2.5/],
+    ['loss out of range', ['-p', 'async-multiplexed', '-s', 'steady', '--set', 'network.lossRate=1.5'], /--set network.lossRate: Too big: expected number to be <=1, got 1.5/],
   ];
   it.each(cases)('%s: one line, exit 2', async (_name, args, message) => {
     expect(await run(...args)).toBe(2);

@@ -3,7 +3,7 @@
  * costs, limits, network and fleet settings. Precedence: defaults < scenario < --set.
  * All validation of user input happens here, before anything runs or is written.
  */
-import type { ParamValues, ProtocolDefinition } from '../contract/protocol.ts';
+import type { ParamSpec, ParamValues, ProtocolDefinition } from '../contract/protocol.ts';
 import {
   COSTS,
   FLEET,
@@ -18,7 +18,8 @@ import {
 } from '../model/defaults.ts';
 import { UsageError } from '../errors.ts';
 import { getProtocol } from '../protocols.ts';
-import { loadScenario, type Scenario } from './scenario.ts';
+import { FleetSchema, LimitsSchema, NetworkSchema, loadScenario, type Scenario } from './scenario.ts';
+import { z } from 'zod';
 import { loadCostProfile } from '../model/cost-profile.ts';
 import type { FleetSettings } from './truth.ts';
 
@@ -61,11 +62,15 @@ export function parseDuration(text: string, field = '--duration'): number {
   return v;
 }
 
+/**
+ * A --set value: true/false, a decimal number (no 0x, no Infinity), or a string. Numbers are
+ * checked against their schema afterwards, so "abc" for a number is reported there.
+ */
 function parseValue(raw: string): number | boolean | string {
-  if (raw === 'true') return true;
-  if (raw === 'false') return false;
-  const n = Number(raw);
-  return raw.trim() !== '' && Number.isFinite(n) ? n : raw;
+  const v = raw.trim();
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  return /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(v) ? Number(v) : v;
 }
 
 function checkNumber(field: string, v: unknown, opts: { min?: number; max?: number; integer?: boolean }): number {
@@ -77,7 +82,59 @@ function checkNumber(field: string, v: unknown, opts: { min?: number; max?: numb
   return v;
 }
 
-const INTEGER_LIMITS = new Set(['threadsPerNode', 'baseThreadsPerNode', 'fdsPerNode']);
+/** The schema a protocol parameter's values must meet, from its ParamSpec. */
+function paramSchema(spec: ParamSpec): z.ZodType {
+  if (typeof spec.default === 'boolean') return z.boolean();
+  if (typeof spec.default === 'string') return spec.choices ? z.enum(spec.choices as [string, ...string[]]) : z.string();
+  let n = z.number().finite();
+  if (spec.integer) n = n.int();
+  if (spec.min !== undefined) n = n.min(spec.min);
+  if (spec.max !== undefined) n = n.max(spec.max);
+  return n;
+}
+
+const CostsSchema = z.object(Object.fromEntries(Object.keys(COSTS).map((k) => [k, z.number().finite().nonnegative()]))).partial().strict();
+
+/** The groups `--set group.name=value` reaches, each validated by the schema its files use. */
+const SET_GROUPS = {
+  limits: { schema: LimitsSchema, known: Object.keys(LIMITS), what: 'limit' },
+  costs: { schema: CostsSchema, known: Object.keys(COSTS), what: 'cost' },
+  network: { schema: NetworkSchema, known: Object.keys(NETWORK), what: 'network setting' },
+  fleet: { schema: FleetSchema, known: Object.keys(FleetSchema.shape), what: 'fleet setting' },
+} as const;
+
+/** One `--set key=value`, validated: the group, the name (own properties only), the value. */
+function parseSet(set: string, protocol: ProtocolDefinition<any>): { group: keyof typeof SET_GROUPS | ''; name: string; value: number | boolean | string } {
+  const eq = set.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--set: "${set}" is not key=value (e.g. --set limits.threadsPerNode=256)`);
+  const key = set.slice(0, eq).trim();
+  const field = `--set ${key}`;
+  const m = /^(?:([A-Za-z]\w*)\.)?([A-Za-z]\w*)$/.exec(key);
+  if (!m) throw new UsageError(`${field}: a key is a parameter name or group.name (limits.*, costs.*, network.*, fleet.*), nothing more`);
+  const [, group = '', name] = m;
+  const raw = parseValue(set.slice(eq + 1));
+  if (group === '') {
+    if (!Object.hasOwn(protocol.params, name)) {
+      const known = Object.keys(protocol.params);
+      throw new UsageError(`${field}: ${protocol.name} has no parameter "${name}"; known: ${known.join(', ') || '(none)'}, or limits.*, costs.*, network.*, fleet.*`);
+    }
+    const spec = protocol.params[name];
+    const parsed = paramSchema(spec).safeParse(raw);
+    if (!parsed.success) throw new UsageError(`${field}: ${allowed(parsed.error)}, got ${JSON.stringify(raw)}`);
+    return { group, name, value: parsed.data as number | boolean | string };
+  }
+  if (!Object.hasOwn(SET_GROUPS, group)) throw new UsageError(`${field}: unknown group "${group}"; use a protocol parameter or limits.*, costs.*, network.*, fleet.*`);
+  const g = SET_GROUPS[group as keyof typeof SET_GROUPS];
+  if (!(g.known as readonly string[]).includes(name)) throw new UsageError(`${field}: unknown ${g.what}; known: ${g.known.map((k) => `${group}.${k}`).join(', ')}`);
+  const parsed = (g.schema as z.ZodType).safeParse({ [name]: raw });
+  if (!parsed.success) throw new UsageError(`${field}: ${allowed(parsed.error)}, got ${JSON.stringify(raw)}`);
+  return { group: group as keyof typeof SET_GROUPS, name, value: (parsed.data as Record<string, number | string>)[name] };
+}
+
+/** What the schema allows, from its first complaint (the field is named by the caller). */
+function allowed(err: z.ZodError): string {
+  return err.issues[0]?.message ?? 'not allowed';
+}
 
 export function resolveRun(req: RunRequest): RunConfig {
   const protocol = typeof req.protocol === 'string' ? getProtocol(req.protocol) : req.protocol;
@@ -107,44 +164,11 @@ export function resolveRun(req: RunRequest): RunConfig {
     sampleEveryMs: FLEET.sampleEveryMs.value,
   };
 
+  const groups = { limits, costs, network, fleet } as unknown as Record<string, Record<string, number | boolean | string>>;
   for (const set of req.sets ?? []) {
-    const eq = set.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--set: "${set}" is not key=value (e.g. --set limits.threadsPerNode=256)`);
-    const key = set.slice(0, eq).trim();
-    const value = parseValue(set.slice(eq + 1));
-    const [group, name] = key.includes('.') ? (key.split('.', 2) as [string, string]) : ['', key];
-    const field = `--set ${key}`;
-    if (group === 'limits') {
-      if (!(name in LIMITS)) throw new UsageError(`${field}: unknown limit; known: ${Object.keys(LIMITS).map((k) => `limits.${k}`).join(', ')}`);
-      (limits as Record<string, number>)[name] = checkNumber(field, value, { min: name === 'baseThreadsPerNode' ? 0 : 1, integer: INTEGER_LIMITS.has(name) });
-    } else if (group === 'costs') {
-      if (!(name in COSTS)) throw new UsageError(`${field}: unknown cost; known: ${Object.keys(COSTS).map((k) => `costs.${k}`).join(', ')}`);
-      (costs as Record<string, number>)[name] = checkNumber(field, value, { min: 0 });
-    } else if (group === 'network') {
-      if (!(name in NETWORK)) throw new UsageError(`${field}: unknown network setting; known: ${Object.keys(NETWORK).map((k) => `network.${k}`).join(', ')}`);
-      (network as Record<string, number>)[name] = checkNumber(field, value, name === 'lossRate' ? { min: 0, max: 1 } : { min: 0 });
-    } else if (group === 'fleet') {
-      const allowed = ['shards', 'clusters', 'membershipLagMs', 'requestsPerSec', 'sampleEveryMs'];
-      if (!allowed.includes(name)) throw new UsageError(`${field}: unknown fleet setting; known: ${allowed.map((k) => `fleet.${k}`).join(', ')}`);
-      const min = name === 'clusters' ? 2 : name === 'shards' || name === 'sampleEveryMs' ? 1 : 0;
-      (fleet as unknown as Record<string, number>)[name] = checkNumber(field, value, { min, integer: name === 'shards' || name === 'clusters' });
-    } else if (group === '') {
-      const spec = protocol.params[name];
-      if (!spec) {
-        const known = Object.keys(protocol.params);
-        throw new UsageError(`${field}: ${protocol.name} has no parameter "${name}"; known: ${known.join(', ') || '(none)'}, or limits.*, costs.*, network.*, fleet.*`);
-      }
-      if (typeof spec.default === 'number') params[name] = checkNumber(field, value, spec);
-      else if (typeof spec.default === 'boolean') {
-        if (typeof value !== 'boolean') throw new UsageError(`${field}: expected true or false, got "${String(value)}"`);
-        params[name] = value;
-      } else {
-        if (spec.choices && !spec.choices.includes(String(value))) throw new UsageError(`${field}: expected one of ${spec.choices.join(', ')}, got "${String(value)}"`);
-        params[name] = String(value);
-      }
-    } else {
-      throw new UsageError(`${field}: unknown group "${group}"; use a protocol parameter or limits.*, costs.*, network.*, fleet.*`);
-    }
+    const { group, name, value } = parseSet(set, protocol);
+    if (group === '') params[name] = value;
+    else groups[group][name] = value;
   }
   const runnable = protocol.specialize?.(params) ?? protocol;
   if (!runnable.createRouter && scenario.events.some((e) => e.type === 'crashCell')) {

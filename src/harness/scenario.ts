@@ -27,7 +27,7 @@ export const ScenarioEventSchema = z.discriminatedUnion('type', [
 ]);
 export type ScenarioEvent = z.infer<typeof ScenarioEventSchema>;
 
-const LimitsSchema = z
+export const LimitsSchema = z
   .object({
     threadsPerNode: z.number().int().min(1),
     baseThreadsPerNode: z.number().int().min(0),
@@ -38,11 +38,25 @@ const LimitsSchema = z
   .partial()
   .strict();
 
-const NetworkSchema = z
+export const NetworkSchema = z
   .object({
     latencyMinMs: nonNeg,
     latencyMeanMs: nonNeg,
     lossRate: z.number().min(0).max(1),
+  })
+  .partial()
+  .strict();
+
+export const FleetSchema = z
+  .object({
+    shards: z.number().int().min(1).max(1 << 20),
+    clusters: z.number().int().min(2),
+    membershipLagMs: nonNeg,
+    requestsPerSec: nonNeg,
+    traffic: z.enum(['uniform', 'zipf']),
+    zipfExponent: z.number().positive(),
+    /** time-series resolution */
+    sampleEveryMs: z.number().positive(),
   })
   .partial()
   .strict();
@@ -53,18 +67,7 @@ export const ScenarioSchema = z
     description: z.string().min(1),
     nodes: z.number().int().min(1),
     durationMs: z.number().positive(),
-    fleet: z
-      .object({
-        shards: z.number().int().min(1).max(1 << 20),
-        clusters: z.number().int().min(2),
-        membershipLagMs: nonNeg,
-        requestsPerSec: nonNeg,
-        traffic: z.enum(['uniform', 'zipf']),
-        zipfExponent: z.number().positive(),
-      })
-      .partial()
-      .strict()
-      .default({}),
+    fleet: FleetSchema.default({}),
     reshards: z
       .object({ perSec: nonNeg, fromMs: nonNeg.default(0), untilMs: nonNeg.optional() })
       .strict()
