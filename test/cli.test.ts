@@ -135,13 +135,18 @@ describe('the fleetbench binary', () => {
   // run had finished; now the run yields to the event loop between batches of events
   it('Ctrl-C stops a long run early and still writes its result, marked incomplete', async () => {
     const out = join(dir, 'interrupted.json');
-    const child = spawn(process.execPath, [join(ROOT, 'bin/fleetbench.mjs'), 'run', '-q', '-p', 'thread-per-peer', '-s', 'steady', '-n', '300', '-d', '600s', '--out', out], {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/fleetbench.mjs'), 'run', '-p', 'thread-per-peer', '-s', 'steady', '-n', '300', '-d', '600s', '--out', out], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';
-    child.stderr.on('data', (d) => (err += String(d)));
-    // interrupt once the run is under way (tsx start-up and fleet boot take a moment)
-    await new Promise((r) => setTimeout(r, 3_000));
+    // interrupt once the run is under way: it says so on stderr (no terminal, so no progress bar)
+    await new Promise<void>((started) =>
+      child.stderr.on('data', (d) => {
+        err += String(d);
+        if (/^run: /m.test(err)) started();
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 500));
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     expect(code).toBe(130);

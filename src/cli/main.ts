@@ -66,6 +66,8 @@ async function runOne(cfg: RunConfig, out: string, quiet: boolean, how: RuntimeC
     : null;
   const started = Date.now();
   bar?.start(Math.round(cfg.durationMs / 1000), 0, { eps: '–' });
+  // without a terminal there is no bar: one line says the run has started (logs, CI, tests)
+  if (!tty && !quiet) process.stderr.write(`run: ${cfg.protocol.name} ${cfg.scenario.name} N=${cfg.nodes} seed ${cfg.seed} (${how.runtime}) → ${out}\n`);
   const result = await getRuntime(how.runtime).run(cfg, {
     transport: how.transport,
     onProgress: (ms, events) => {
