@@ -159,6 +159,13 @@ export class Simulation implements FleetBackend {
     return false;
   }
 
+  /** Lets a finished run go on to a later end (fake links run their time in steps). */
+  restartAt(end: number): void {
+    if (end < this.clock) throw new RangeError(`simulation: cannot run back to ${end} ms from ${this.clock} ms`);
+    this.#finished = false;
+    this.stoppedEarly = false;
+  }
+
   #finish(): true {
     this.#finished = true;
     if (!this.stoppedEarly) this.clock = this.cfg.durationMs;
@@ -281,6 +288,11 @@ export class Simulation implements FleetBackend {
   originate(id: number, shard: number, cluster: number, version: number): void {
     this.#current = id;
     (this.nodes[id].main.impl as NodeProtocol<any>).originate(shard, cluster, version);
+  }
+
+  /** The cluster node `id` routes `shard` to now. */
+  lookup(id: number, shard: number): ClusterId {
+    return (this.nodes[id].main.impl as NodeProtocol<any>).lookup(shard);
   }
 
   request(id: number, shard: number, t: number): void {
