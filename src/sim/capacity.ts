@@ -1,0 +1,166 @@
+/**
+ * Will a simulator run fit in this machine? An estimate from the run's sizes, checked before
+ * anything is allocated, so a run that would throw a RangeError deep in a constructor or grow
+ * until the OOM killer ends it is refused in milliseconds with the numbers.
+ *
+ * Two budgets, because they fail differently:
+ * - the V8 heap (`v8.getHeapStatistics().heap_size_limit`, ~4 GiB by default): protocol state
+ *   and pending events are JS objects; past the limit V8 aborts the process (fatal OOM);
+ * - the machine's memory (`os.totalmem()`): typed arrays live outside the heap, and one typed
+ *   array cannot exceed `buffer.constants.MAX_LENGTH` elements (RangeError).
+ *
+ * What is counted (src/harness/measures.ts, src/harness/truth.ts, src/sim/simulation.ts):
+ * - the Measures view bit-matrix, maxNodes² / 8 bytes, in one Uint32Array of maxNodes × ⌈maxNodes/32⌉;
+ * - one bitset over the fleet per pending reshard (at most one per shard) and per limit kind;
+ * - per-node typed arrays (liveIndex, cellIndex, paused, cpuUs, viewSize, upLive, live, cellOf);
+ * - the truth's shard arrays (cluster, version, Zipf CDF) and the router's cluster list;
+ * - protocol state and in-flight events: PER_PAIR_BYTES × maxNodes² for all-to-all and SWIM
+ *   member state (every node holds a record of every other), or per node × cell size for cells.
+ * PER_PAIR_BYTES are measured, not derived: peak RSS growth of `fleetbench run -s steady -d 2s`
+ * between N = 1,000 and 2,000 (thread-per-peer 500 → 1,000) on the reference machine (2 cores,
+ * 24 GiB, Node 20.20), taken under load from other work; rounded up.
+ */
+import os from 'node:os';
+import v8 from 'node:v8';
+import { constants as bufferConstants } from 'node:buffer';
+import { UsageError } from '../errors.ts';
+import type { RunConfig } from '../harness/run-config.ts';
+
+/** Fixed cost of a simulator process before the fleet: Node, tsx, the modules (measured ~150 MB RSS). */
+export const BASE_BYTES = 160 * 2 ** 20;
+
+/**
+ * Heap bytes per (node, other node) pair, by protocol: member records, per-peer actors and
+ * timers, and the messages in flight of an all-to-all sync. Measured (see the header): RSS
+ * +650 MB from N = 500 to 1,000 for thread-per-peer (one actor, timer and connection per peer),
+ * +350 MB from 1,000 to 2,000 for async-multiplexed, +40 MB for swim.
+ */
+export const PER_PAIR_BYTES: Readonly<Record<string, number>> = {
+  'thread-per-peer': 900,
+  'async-multiplexed': 130,
+  swim: 20,
+};
+/** A protocol not in the table is assumed all-to-all (the costlier common case). */
+export const DEFAULT_PER_PAIR_BYTES = PER_PAIR_BYTES['async-multiplexed'];
+/** Heap bytes per node outside its peers (its protocol object, timers, counters): an allowance. */
+export const PER_NODE_BYTES = 4096;
+
+/** Share of each budget a run may plan to use: GC needs headroom, and the machine is shared. */
+export const HEAP_SHARE = 0.75;
+export const MEMORY_SHARE = 0.6;
+
+export interface CapacityMachine {
+  heapLimitBytes: number;
+  totalMemBytes: number;
+  /** most elements one typed array may hold */
+  maxTypedArrayLength: number;
+}
+
+export function thisMachine(): CapacityMachine {
+  return {
+    heapLimitBytes: v8.getHeapStatistics().heap_size_limit,
+    totalMemBytes: os.totalmem(),
+    maxTypedArrayLength: bufferConstants.MAX_LENGTH,
+  };
+}
+
+export interface CapacityEstimate {
+  maxNodes: number;
+  /** bytes on the V8 heap: protocol state, in-flight events, per-node objects */
+  heapBytes: number;
+  /** bytes in typed arrays (outside the heap) */
+  typedBytes: number;
+  /** the largest single typed array, in elements */
+  largestArrayLength: number;
+  parts: Record<string, number>;
+}
+
+/** The most nodes the run ever has: the start plus every add. */
+export function maxNodesOf(cfg: RunConfig): number {
+  return cfg.nodes + cfg.scenario.events.reduce((n, e) => n + (e.type === 'add' ? e.count : 0), 0);
+}
+
+export function estimateSimCapacity(cfg: RunConfig): CapacityEstimate {
+  const n = maxNodesOf(cfg);
+  const words = Math.ceil(n / 32);
+  const bitset = words * 4;
+  const shards = cfg.fleet.shards;
+  const clusters = cfg.fleet.clusters;
+  const durationS = cfg.durationMs / 1000;
+  const rs = cfg.scenario.reshards;
+  const storm = cfg.scenario.events.reduce((k, e) => k + (e.type === 'reshardStorm' ? e.count : 0), 0);
+  const reshardsTotal = rs.perSec * Math.max(0, ((rs.untilMs ?? cfg.durationMs) - rs.fromMs) / 1000) + storm;
+  const pendingReshards = Math.min(shards, Math.ceil(reshardsTotal));
+
+  const cellSize = Number(cfg.params.cellSize);
+  const celled = Number.isFinite(cellSize) && cellSize > 0;
+  const perPair = PER_PAIR_BYTES[cfg.protocol.name] ?? DEFAULT_PER_PAIR_BYTES;
+  // with cells a node's peers are its cell's (the inner protocol's cost), not the fleet's
+  const peers = celled ? Math.min(n, cellSize) : n;
+  const innerPerPair = celled ? (PER_PAIR_BYTES[String(cfg.params.inner ?? 'async-multiplexed')] ?? DEFAULT_PER_PAIR_BYTES) : perPair;
+
+  const parts: Record<string, number> = {
+    viewMatrix: n * words * 4,
+    reshardBitsets: pendingReshards * bitset,
+    limitBitsets: 4 * bitset,
+    perNodeArrays: n * (4 + 4 + 8 + 8 + 4 + 4 + 1 + 4),
+    shardArrays: shards * (4 + 4 + (cfg.fleet.traffic === 'zipf' ? 8 : 0)),
+    protocolState: n * peers * innerPerPair,
+    perNode: n * PER_NODE_BYTES,
+    clusters: clusters * 16,
+    timeseries: Math.ceil(durationS) * 400,
+  };
+  const typedBytes = parts.viewMatrix + parts.reshardBitsets + parts.limitBitsets + parts.perNodeArrays + parts.shardArrays;
+  const heapBytes = parts.protocolState + parts.perNode + parts.clusters + parts.timeseries;
+  return { maxNodes: n, heapBytes, typedBytes, largestArrayLength: Math.max(n * words, shards, n), parts };
+}
+
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(b < 10 * 2 ** 20 ? 1 : 0)} MiB`;
+const gib = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(1)} GiB` : mib(b));
+
+/**
+ * Throws UsageError, with the estimate and this machine's limits, when the run cannot fit.
+ * Call it before the simulator allocates anything (run, sweep cells, ceiling steps).
+ */
+export function checkSimCapacity(cfg: RunConfig, machine: CapacityMachine = thisMachine()): void {
+  const e = estimateSimCapacity(cfg);
+  const heapBudget = machine.heapLimitBytes * HEAP_SHARE - BASE_BYTES;
+  const memBudget = machine.totalMemBytes * MEMORY_SHARE;
+  const what = `${cfg.protocol.name} at ${e.maxNodes.toLocaleString('en-US')} nodes`;
+  const fix = 'use fewer nodes (--nodes), or see `fleetbench ceiling` for a projection beyond this machine';
+  if (e.largestArrayLength > machine.maxTypedArrayLength) {
+    throw new UsageError(
+      `--nodes: ${what} needs a view bit-matrix of ${e.largestArrayLength.toExponential(2)} 32-bit words (nodes² / 32, ${gib(e.parts.viewMatrix)}; about ${gib(e.typedBytes + e.heapBytes + BASE_BYTES)} in all); one typed array holds at most ${machine.maxTypedArrayLength.toExponential(2)} elements; ${fix}`,
+    );
+  }
+  if (e.typedBytes + e.heapBytes + BASE_BYTES > memBudget) {
+    throw new UsageError(
+      `--nodes: ${what} needs about ${gib(e.typedBytes + e.heapBytes + BASE_BYTES)} (view bit-matrix ${gib(e.parts.viewMatrix)}, protocol state ${gib(e.parts.protocolState)}, reshard bitsets ${gib(e.parts.reshardBitsets)}); this machine has ${gib(machine.totalMemBytes)}, of which a run may plan ${Math.round(MEMORY_SHARE * 100)} %; ${fix}`,
+    );
+  }
+  if (e.heapBytes > heapBudget) {
+    throw new UsageError(
+      `--nodes: ${what} needs about ${gib(e.heapBytes)} of JS heap (protocol state ${gib(e.parts.protocolState)}: ${e.maxNodes.toLocaleString('en-US')} nodes × their peers × ${PER_PAIR_BYTES[cfg.protocol.name] ?? DEFAULT_PER_PAIR_BYTES} B); the heap limit is ${gib(machine.heapLimitBytes)} (node --max-old-space-size raises it), of which a run may plan ${Math.round(HEAP_SHARE * 100)} %; ${fix}`,
+    );
+  }
+}
+
+/** The largest starting fleet `checkSimCapacity` admits for `cfg` (its events kept), by bisection. */
+export function largestAdmitted(cfg: RunConfig, machine: CapacityMachine = thisMachine(), hi = 1_000_000): number {
+  const fits = (nodes: number) => {
+    try {
+      checkSimCapacity({ ...cfg, nodes }, machine);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!fits(1)) return 0;
+  let lo = 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
