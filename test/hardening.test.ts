@@ -292,6 +292,12 @@ describe('errors are one safe line (audit)', () => {
     oneLine();
   });
 
+  it('an unknown option with terminal escapes is quoted escaped', async () => {
+    expect(await main(['run', '-p', 'swim', '-s', 'steady', '--bogus\u001b[31mred'])).toBe(2);
+    expect(stderr).toMatch(/unknown option '--bogus\\x1b\[31mred'/);
+    expect(stderr).not.toMatch(/\u001b/);
+  });
+
   it('calibrate --transport foo: exit 2, one line', async () => {
     expect(await main(['calibrate', '--transport', 'foo', '--out', join(dir, 'c.json')])).toBe(2);
     expect(stderr).toMatch(/--transport: expected ws or uws, got "foo"/);

@@ -106,6 +106,8 @@ export function buildProgram(): Command {
   const program = new Command('fleetbench')
     .description('Benchmark harness for cluster-membership protocols: throughput, memory and scaling ceilings, simulated and live.')
     .showHelpAfterError()
+    // commander quotes the offending argument: escape what a terminal would act on
+    .configureOutput({ outputError: (text, write) => write(safeLines(text.replace(/\n$/, '')) + '\n') })
     .exitOverride();
 
   program

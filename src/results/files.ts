@@ -175,6 +175,8 @@ export function checkWritable(path: string, field = '--out'): void {
 /** Size caps for what is read: generous for the documents, small enough to fail fast on /dev/zero. */
 export const MAX_DOCUMENT_BYTES = 256 * 1024 * 1024;
 export const MAX_SMALL_DOCUMENT_BYTES = 4 * 1024 * 1024;
+/** how long a read waits on a pipe that has nothing to give yet */
+const MAX_WAIT_MS = 30_000;
 
 /**
  * Reads a text file of at most `maxBytes` (a device, FIFO or huge file is refused at the cap,
@@ -194,6 +196,7 @@ export function readTextCapped(path: string, maxBytes: number, label: string = p
     const chunks: Buffer[] = [];
     let total = 0;
     const chunk = Buffer.allocUnsafe(64 * 1024);
+    let waited = 0;
     for (;;) {
       let n: number;
       try {
@@ -201,7 +204,8 @@ export function readTextCapped(path: string, maxBytes: number, label: string = p
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'EAGAIN') {
-          // a FIFO with no writer yet: wait briefly, as a blocking read would
+          // a FIFO whose writer is slow: wait briefly, as a blocking read would, but not forever
+          if ((waited += 5) > MAX_WAIT_MS) throw new UsageError(`${label}: nothing more to read after ${MAX_WAIT_MS / 1000} s (a pipe whose writer stalled?)`);
           Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
           continue;
         }
