@@ -15,7 +15,12 @@
  * - per-node typed arrays (liveIndex, cellIndex, paused, cpuUs, viewSize, upLive, live, cellOf);
  * - the truth's shard arrays (cluster, version, Zipf CDF) and the router's cluster list;
  * - protocol state and in-flight events: PER_PAIR_BYTES × maxNodes² for all-to-all and SWIM
- *   member state (every node holds a record of every other), or per node × cell size for cells.
+ *   member state (every node holds a record of every other), or per node × cell size for cells;
+ * - each node's member arrays, typed and indexed by global node id (protocols/shared/all-to-all.ts:
+ *   2 × u32 per id; protocols/swim/members.ts: u8 + u32 + i32 per id), grown by doubling: so
+ *   MEMBER_ARRAY_BYTES × maxNodes² even with cells, whose nodes know only their cell's members
+ *   but index them by global id;
+ * - each node's shard map (cluster i32 + version u32 per shard).
  * PER_PAIR_BYTES are measured, not derived: peak RSS growth of `fleetbench run -s steady -d 2s`
  * between N = 1,000 and 2,000 (thread-per-peer 500 → 1,000) on the reference machine (2 cores,
  * 24 GiB, Node 20.20), taken under load from other work; rounded up.
@@ -40,6 +45,18 @@ export const PER_PAIR_BYTES: Readonly<Record<string, number>> = {
   'async-multiplexed': 145,
   swim: 20,
 };
+/**
+ * Off-heap bytes per (node, node id) of the member arrays, doubling growth included (the worst
+ * case: a just-doubled array is half empty): all-to-all 8 B × 2, swim 9 B × 2.
+ */
+export const MEMBER_ARRAY_BYTES: Readonly<Record<string, number>> = {
+  'thread-per-peer': 16,
+  'async-multiplexed': 16,
+  'cell-partitioned': 16,
+  swim: 18,
+};
+export const DEFAULT_MEMBER_ARRAY_BYTES = 16;
+
 /** A protocol not in the table is assumed all-to-all (the costlier common case). */
 export const DEFAULT_PER_PAIR_BYTES = PER_PAIR_BYTES['async-multiplexed'];
 /**
@@ -56,7 +73,7 @@ export const DEFAULT_PER_NODE_BYTES = 4096;
 
 /** Share of each budget a run may plan to use: GC needs headroom, and the machine is shared. */
 export const HEAP_SHARE = 0.75;
-export const MEMORY_SHARE = 0.6;
+export const MEMORY_SHARE = 0.5;
 
 export interface CapacityMachine {
   heapLimitBytes: number;
@@ -114,12 +131,15 @@ export function estimateSimCapacity(cfg: RunConfig): CapacityEstimate {
     limitBitsets: 4 * bitset,
     perNodeArrays: n * (4 + 4 + 8 + 8 + 4 + 4 + 1 + 4),
     shardArrays: shards * (4 + 4 + (cfg.fleet.traffic === 'zipf' ? 8 : 0)),
+    nodeShardMaps: n * shards * 8,
+    memberArrays: n * n * (MEMBER_ARRAY_BYTES[cfg.protocol.name] ?? DEFAULT_MEMBER_ARRAY_BYTES),
     protocolState: n * peers * innerPerPair,
     perNode: n * (PER_NODE_BYTES[cfg.protocol.name] ?? DEFAULT_PER_NODE_BYTES),
     clusters: clusters * 16,
     timeseries: Math.ceil(durationS) * 400,
   };
-  const typedBytes = parts.viewMatrix + parts.reshardBitsets + parts.limitBitsets + parts.perNodeArrays + parts.shardArrays;
+  const typedBytes =
+    parts.viewMatrix + parts.reshardBitsets + parts.limitBitsets + parts.perNodeArrays + parts.shardArrays + parts.nodeShardMaps + parts.memberArrays;
   const heapBytes = parts.protocolState + parts.perNode + parts.clusters + parts.timeseries;
   return { maxNodes: n, heapBytes, typedBytes, largestArrayLength: Math.max(n * words, shards, n), parts };
 }
@@ -144,7 +164,7 @@ export function checkSimCapacity(cfg: RunConfig, machine: CapacityMachine = this
   }
   if (e.typedBytes + e.heapBytes + BASE_BYTES > memBudget) {
     throw new UsageError(
-      `--nodes: ${what} needs about ${gib(e.typedBytes + e.heapBytes + BASE_BYTES)} (view bit-matrix ${gib(e.parts.viewMatrix)}, protocol state ${gib(e.parts.protocolState)}, reshard bitsets ${gib(e.parts.reshardBitsets)}); this machine has ${gib(machine.totalMemBytes)}, of which a run may plan ${Math.round(MEMORY_SHARE * 100)} %; ${fix}`,
+      `--nodes: ${what} needs about ${gib(e.typedBytes + e.heapBytes + BASE_BYTES)} (view bit-matrix ${gib(e.parts.viewMatrix)}, member arrays ${gib(e.parts.memberArrays)}, shard maps ${gib(e.parts.nodeShardMaps)}, protocol state ${gib(e.parts.protocolState)}, reshard bitsets ${gib(e.parts.reshardBitsets)}); this machine has ${gib(machine.totalMemBytes)}, of which a run may plan ${Math.round(MEMORY_SHARE * 100)} %; ${fix}`,
     );
   }
   if (e.heapBytes > heapBudget) {
