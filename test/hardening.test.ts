@@ -215,6 +215,20 @@ describe('the simulator capacity estimate (audit 3)', () => {
     expect(e.typedBytes + e.heapBytes).toBeLessThan(thisMachine().totalMemBytes);
   });
 
+  const sets: Array<[string, RegExp]> = [
+    ['fleet.shards=1e15', /^fleet\.shards: swim at 10 nodes needs a shard array of 1\.00e\+15 entries/],
+    ['fleet.clusters=1e12', /^fleet\.clusters: swim at 10 nodes needs about [\d,]+ GiB \(cluster lists/],
+  ];
+  it.each(sets)('--set %s (accepted by --set today) is refused by the estimate', (set, message) => {
+    let cfg;
+    try {
+      cfg = resolveRun({ protocol: 'swim', scenario: 'steady', nodes: 10, durationMs: 1000, sets: [set] });
+    } catch {
+      return; // refused earlier, by --set itself: as good
+    }
+    expect(() => checkSimCapacity(cfg)).toThrow(message);
+  });
+
   it('the view bit-matrix is nodes² / 8 bytes', () => {
     const cfg = resolveRun({ protocol: 'swim', scenario: 'steady', nodes: 3200, durationMs: 1000 });
     expect(estimateSimCapacity(cfg).parts.viewMatrix).toBe((3200 * 3200) / 8);

@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { UsageError } from '../errors.ts';
-import { describeIssue } from '../harness/scenario.ts';
+import { describeIssues } from '../harness/scenario.ts';
 
 /** Paths that mean a standard stream, written through rather than replaced. */
 const STREAMS: Record<string, number> = { '-': 1, '/dev/stdout': 1, '/dev/stderr': 2 };
@@ -247,10 +247,10 @@ export function readJson(path: string, maxBytes = MAX_DOCUMENT_BYTES): unknown {
   return parseJsonText(readTextCapped(path, maxBytes, path), path);
 }
 
-/** Validates a document already read from `path` against `schema`. */
+/** Validates a document already read from `path` against `schema`; every problem on its own line. */
 export function parseDocument<S extends z.ZodType>(path: string, data: unknown, schema: S): z.infer<S> {
   const parsed = schema.safeParse(data);
-  if (!parsed.success) throw new UsageError(`${path}: ${describeIssue(parsed.error)}`);
+  if (!parsed.success) throw new UsageError(describeIssues(parsed.error).map((l) => `${path}: ${l}`).join('\n'));
   return parsed.data;
 }
 

@@ -140,7 +140,7 @@ export function estimateSimCapacity(cfg: RunConfig): CapacityEstimate {
   };
   const typedBytes =
     parts.viewMatrix + parts.reshardBitsets + parts.limitBitsets + parts.perNodeArrays + parts.shardArrays + parts.nodeShardMaps + parts.memberArrays;
-  const heapBytes = parts.protocolState + parts.perNode + parts.clusters + parts.timeseries;
+  const heapBytes = HEAP_PARTS.reduce((sum, k) => sum + parts[k], 0);
   return { maxNodes: n, heapBytes, typedBytes, largestArrayLength: Math.max(n * words, shards, n), parts };
 }
 
@@ -156,23 +156,60 @@ export function checkSimCapacity(cfg: RunConfig, machine: CapacityMachine = this
   const heapBudget = machine.heapLimitBytes * HEAP_SHARE - BASE_BYTES;
   const memBudget = machine.totalMemBytes * MEMORY_SHARE;
   const what = `${cfg.protocol.name} at ${e.maxNodes.toLocaleString('en-US')} nodes`;
-  const fix = 'use fewer nodes (--nodes), or see `fleetbench ceiling` for a projection beyond this machine';
-  if (e.largestArrayLength > machine.maxTypedArrayLength) {
+  const total = e.typedBytes + e.heapBytes + BASE_BYTES;
+  // the field to change is the one behind the largest part
+  const [biggest] = Object.entries(e.parts).sort((a, b) => b[1] - a[1]);
+  const field = PART_FIELD[biggest[0]] ?? '--nodes';
+  const fix = field === '--nodes' ? 'use fewer nodes (--nodes), or see `fleetbench ceiling` for a projection beyond this machine' : `lower ${field}`;
+  const describe = (keys: string[], of: number) =>
+    Object.entries(e.parts)
+      .filter(([k, v]) => keys.includes(k) && v >= of / 100)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${PART_NAME[k] ?? k} ${gib(v)}`)
+      .join(', ');
+  const breakdown = describe(Object.keys(e.parts), total);
+  const largest = Math.max(e.maxNodes * Math.ceil(e.maxNodes / 32), cfg.fleet.shards);
+  if (largest > machine.maxTypedArrayLength) {
+    const which = cfg.fleet.shards > e.maxNodes * Math.ceil(e.maxNodes / 32) ? ['fleet.shards', `a shard array of ${cfg.fleet.shards.toExponential(2)} entries`] : ['--nodes', `a view bit-matrix of ${largest.toExponential(2)} 32-bit words (nodes² / 32)`];
     throw new UsageError(
-      `--nodes: ${what} needs a view bit-matrix of ${e.largestArrayLength.toExponential(2)} 32-bit words (nodes² / 32, ${gib(e.parts.viewMatrix)}; about ${gib(e.typedBytes + e.heapBytes + BASE_BYTES)} in all); one typed array holds at most ${machine.maxTypedArrayLength.toExponential(2)} elements; ${fix}`,
+      `${which[0]}: ${what} needs ${which[1]}; one typed array holds at most ${machine.maxTypedArrayLength.toExponential(2)} elements (about ${gib(total)} in all: ${breakdown}); lower ${which[0]}`,
     );
   }
-  if (e.typedBytes + e.heapBytes + BASE_BYTES > memBudget) {
+  if (total > memBudget) {
     throw new UsageError(
-      `--nodes: ${what} needs about ${gib(e.typedBytes + e.heapBytes + BASE_BYTES)} (view bit-matrix ${gib(e.parts.viewMatrix)}, member arrays ${gib(e.parts.memberArrays)}, shard maps ${gib(e.parts.nodeShardMaps)}, protocol state ${gib(e.parts.protocolState)}, reshard bitsets ${gib(e.parts.reshardBitsets)}); this machine has ${gib(machine.totalMemBytes)}, of which a run may plan ${Math.round(MEMORY_SHARE * 100)} %; ${fix}`,
+      `${field}: ${what} needs about ${gib(total)} (${breakdown}); this machine has ${gib(machine.totalMemBytes)}, of which a run may plan ${Math.round(MEMORY_SHARE * 100)} %; ${fix}`,
     );
   }
   if (e.heapBytes > heapBudget) {
     throw new UsageError(
-      `--nodes: ${what} needs about ${gib(e.heapBytes)} of JS heap (protocol state ${gib(e.parts.protocolState)}: ${e.maxNodes.toLocaleString('en-US')} nodes × their peers × ${PER_PAIR_BYTES[cfg.protocol.name] ?? DEFAULT_PER_PAIR_BYTES} B, plus ${gib(e.parts.perNode)} per-node state); the heap limit is ${gib(machine.heapLimitBytes)} (node --max-old-space-size raises it), of which a run may plan ${Math.round(HEAP_SHARE * 100)} %; ${fix}`,
+      `${field}: ${what} needs about ${gib(e.heapBytes)} of JS heap (${describe(HEAP_PARTS, e.heapBytes)}); the heap limit is ${gib(machine.heapLimitBytes)} (node --max-old-space-size raises it), of which a run may plan ${Math.round(HEAP_SHARE * 100)} %; ${fix}`,
     );
   }
 }
+
+/** the parts that live on the V8 heap (the rest are typed arrays) */
+const HEAP_PARTS = ['protocolState', 'perNode', 'clusters', 'timeseries'];
+
+const PART_FIELD: Record<string, string> = {
+  reshardBitsets: 'fleet.shards',
+  shardArrays: 'fleet.shards',
+  nodeShardMaps: 'fleet.shards',
+  clusters: 'fleet.clusters',
+  timeseries: 'durationMs',
+};
+const PART_NAME: Record<string, string> = {
+  viewMatrix: 'view bit-matrix (nodes² / 8)',
+  reshardBitsets: 'pending-reshard bitsets',
+  limitBitsets: 'limit bitsets',
+  perNodeArrays: 'per-node arrays',
+  shardArrays: 'shard arrays',
+  nodeShardMaps: 'per-node shard maps (nodes × shards × 8 B)',
+  memberArrays: 'member arrays (nodes² × id slots)',
+  protocolState: 'protocol state (measured per pair)',
+  perNode: 'per-node state (measured)',
+  clusters: 'cluster lists',
+  timeseries: 'time series',
+};
 
 /** The largest starting fleet `checkSimCapacity` admits for `cfg` (its events kept), by bisection. */
 export function largestAdmitted(cfg: RunConfig, machine: CapacityMachine = thisMachine(), hi = 1_000_000): number {
