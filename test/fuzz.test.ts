@@ -93,7 +93,7 @@ describe('scenario files', () => {
       fc.property(mutated(steady), ({ doc }) => {
         refusedWell(() => parseScenario(doc, 'fuzz'), /^scenario fuzz: .+: |^scenario fuzz: network\.latencyMeanMs/);
       }),
-      { numRuns: 400 },
+      { numRuns: 300 },
     );
   });
 

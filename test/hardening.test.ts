@@ -134,6 +134,19 @@ describe('ownership before deletion (audit 2)', () => {
     }
   });
 
+  it('a sweep.json from before ownership was recorded owns its own grid\'s cells, and only those', async () => {
+    const args = ['--protocols', 'swim', '--nodes', '4', '-s', 'steady', '-d', '500ms', '--jobs', '1', '--out', dir];
+    expect(await main(['sweep', ...args])).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8'));
+    delete manifest.files;
+    writeFileSync(join(dir, 'sweep.json'), JSON.stringify(manifest));
+    writeFileSync(join(dir, 'steady-swim-n5-s1.json'), '{"my":"notes"}');
+    // a new grid with --fresh: the old grid's cell goes, the user's file named like a cell stays
+    expect(await main(['sweep', '--fresh', ...args.map((a) => (a === '4' ? '6' : a))])).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['steady-swim-n5-s1.json', 'steady-swim-n6-s1.json', 'sweep.json']);
+    expect(JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8')).files).toEqual(['steady-swim-n6-s1.json']);
+  });
+
   it('merge copies only the cells of the grid', async () => {
     const part = join(dir, 'part');
     expect(await main(['sweep', '--protocols', 'swim', '--nodes', '4', '-s', 'steady', '-d', '500ms', '--jobs', '1', '--out', part])).toBe(0);
