@@ -22,6 +22,7 @@ import v8 from 'node:v8';
 import { UsageError } from '../errors.ts';
 import { resolveRun, type RunConfig } from '../harness/run-config.ts';
 import { getRuntime, type TransportKind } from '../runtimes.ts';
+import { BASE_BYTES, checkSimCapacity, estimateSimCapacity } from '../sim/capacity.ts';
 import { machineInfo, toolInfo } from '../results/meta.ts';
 import type { Result } from '../results/schema.ts';
 import { powerFit } from '../compare/stats.ts';
@@ -151,7 +152,19 @@ export async function ceiling(o: CeilingOptions): Promise<CeilingResult> {
       projection = project(cfg0, runs, nodes, est, budget, maxNodes);
       return 'blocked';
     }
-    const result = await runtime.run(configFor(nodes), { shouldStop: o.shouldStop, transport: o.transport });
+    const cfg = configFor(nodes);
+    if (runtime.name === 'sim') {
+      // a run the simulator cannot hold here is beyond this machine: project instead of crashing
+      try {
+        checkSimCapacity(cfg);
+      } catch (e) {
+        if (!(e instanceof UsageError)) throw e;
+        const c = estimateSimCapacity(cfg);
+        projection = project(cfg0, runs, nodes, { peakRssBytes: c.typedBytes + c.heapBytes + BASE_BYTES, wallMs: est?.wallMs ?? 0 }, budget, maxNodes);
+        return 'blocked';
+      }
+    }
+    const result = await runtime.run(cfg, { shouldStop: o.shouldStop, transport: o.transport });
     if (!result.run.completed) return 'stopped';
     const failures = failuresOf(result, slos);
     const run: CeilingRun = { nodes, healthy: failures.length === 0, failures, result };

@@ -6,7 +6,7 @@ import { UsageError } from '../errors.ts';
 import { parseDuration } from '../harness/run-config.ts';
 import { DEFAULT_MAX_NODES, DEFAULT_START_NODES, ceiling } from './ceiling.ts';
 import type { CeilingResult, CeilingRun } from './schema.ts';
-import { checkWritable, writeJsonAtomic } from '../results/files.ts';
+import { checkWritable, resolveOut, writeJsonAtomic } from '../results/files.ts';
 import { checkTransport, getRuntime } from '../runtimes.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -68,7 +68,7 @@ export function registerCeilingCommand(program: Command): Command {
       try {
         const durationMs = o.duration === undefined ? undefined : parseDuration(o.duration);
         const wallMs = o.maxRunWall === undefined ? undefined : parseDuration(o.maxRunWall, '--max-run-wall');
-        const planned = resolve(o.out ?? resolve(RUNS_DIR, 'ceiling-pending.json'));
+        const planned = o.out ? resolveOut(o.out) : resolve(RUNS_DIR, 'ceiling-pending.json');
         if (o.out) checkWritable(planned);
         const c = await ceiling({
           protocol: o.protocol,

@@ -6,13 +6,13 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import cliProgress from 'cli-progress';
-import { UsageError } from '../errors.ts';
+import { UsageError, escapeControl } from '../errors.ts';
 import { comparisonTable, num } from './format.ts';
 import { PROTOCOLS } from '../protocols.ts';
 import { loadScenario, scenarioNames } from '../harness/scenario.ts';
 import { parseDuration, resolveRun, type RunConfig, type RunRequest } from '../harness/run-config.ts';
 import { writeResultAtomic, type Result } from '../results/schema.ts';
-import { checkWritable } from '../results/files.ts';
+import { checkWritable, resolveOut, streamFd } from '../results/files.ts';
 import { registerMergeCommand, registerSweepCommand } from '../sweep/cli.ts';
 import { registerCeilingCommand } from '../ceiling/cli.ts';
 import { registerReportCommand } from '../report/cli.ts';
@@ -99,6 +99,8 @@ export function buildProgram(): Command {
   const program = new Command('fleetbench')
     .description('Benchmark harness for cluster-membership protocols: throughput, memory and scaling ceilings, simulated and live.')
     .showHelpAfterError()
+    // commander quotes the offending argument: escape what a terminal would act on
+    .configureOutput({ outputError: (text, write) => write(safeLines(text.replace(/\n$/, '')) + '\n') })
     .exitOverride();
 
   program
@@ -127,12 +129,14 @@ export function buildProgram(): Command {
         costsFile: o.costs,
       };
       const cfg = resolveRun(req);
-      const out = resolve(o.out ?? defaultOutPath(cfg, how));
+      const out = o.out === undefined ? defaultOutPath(cfg, how) : resolveOut(o.out);
       checkWritable(out);
       installInterruptHandler();
       const r = await runOne(cfg, out, o.quiet ?? false, how);
-      process.stdout.write(comparisonTable([r]) + '\n');
-      process.stdout.write(`result: ${out}\n`);
+      // with the result on standard output, the table goes to standard error
+      const human = streamFd(out) === null ? process.stdout : process.stderr;
+      human.write(comparisonTable([r]) + '\n');
+      human.write(`result: ${out}\n`);
       if (interrupted) process.exitCode = 130;
     });
 
@@ -143,7 +147,7 @@ export function buildProgram(): Command {
       const lines = ['protocols:'];
       for (const p of PROTOCOLS.values()) lines.push(`  ${p.name.padEnd(20)} ${p.summary}`);
       lines.push('scenarios:');
-      for (const s of scenarioNames()) lines.push(`  ${s.padEnd(20)} ${loadScenario(s).description}`);
+      for (const s of scenarioNames()) lines.push(`  ${s.padEnd(20)} ${loadScenario(s).description ?? ''}`);
       process.stdout.write(lines.join('\n') + '\n');
     });
 
@@ -206,6 +210,20 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Lines a terminal cannot misread: control characters escaped (src/errors.ts), each line bounded.
+ * A message has several lines only when it lists several problems, one per line.
+ */
+export function safeLines(text: string, max = 2000): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      const escaped = escapeControl(line);
+      return escaped.length > max ? `${escaped.slice(0, max)}… (${escaped.length - max} more characters)` : escaped;
+    })
+    .join('\n');
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
@@ -213,7 +231,7 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`fleetbench: ${e.message}\n`);
+      process.stderr.write(safeLines(e.message).split('\n').map((l) => `fleetbench: ${l}\n`).join(''));
       return 2;
     }
     if (e instanceof CommanderError) {

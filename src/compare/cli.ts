@@ -39,11 +39,15 @@ export function registerCompareCommand(program: Command): Command {
         }
       }
       if (failed(c, opts)) {
-        process.stderr.write(
-          o.failOnChange && c.changes.length
-            ? `fleetbench compare: ${c.changes.length} deterministic figure(s) changed; if intended, update the baseline\n`
-            : `fleetbench compare: ${c.regressions.length} regression(s) beyond the threshold\n`,
-        );
+        if (o.failOnChange && c.onlyInBase.length) {
+          process.stderr.write(`fleetbench compare: ${c.onlyInBase.length} baseline cell(s) missing from head (${c.onlyInBase.slice(0, 5).join(', ')}${c.onlyInBase.length > 5 ? ', …' : ''}); if intended, update the baseline\n`);
+        }
+        if (o.failOnChange && c.changes.length) {
+          process.stderr.write(`fleetbench compare: ${c.changes.length} deterministic figure(s) changed; if intended, update the baseline\n`);
+        }
+        if (o.failOnRegression && c.regressions.length) {
+          process.stderr.write(`fleetbench compare: ${c.regressions.length} regression(s) beyond the threshold\n`);
+        }
         process.exitCode = 1;
       }
     });

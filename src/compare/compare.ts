@@ -288,9 +288,16 @@ export function compare(base: string | readonly string[], head: string | readonl
   return compareInputs(b, h, opts);
 }
 
-/** True when the comparison should fail the build under the given options. */
+/**
+ * True when the comparison should fail the build under the given options. Under failOnChange a
+ * cell the baseline has and the head lacks is a change too: a sweep that silently stops
+ * producing a cell must not pass CI.
+ */
 export function failed(c: Comparison, opts: CompareOptions): boolean {
-  return (opts.failOnRegression === true && c.regressions.length > 0) || (opts.failOnChange === true && c.changes.length > 0);
+  return (
+    (opts.failOnRegression === true && c.regressions.length > 0) ||
+    (opts.failOnChange === true && (c.changes.length > 0 || c.onlyInBase.length > 0))
+  );
 }
 
 // ---------------------------------------------------------------- rendering
@@ -355,7 +362,7 @@ function headline(c: Comparison): string {
 
 function trailer(c: Comparison): string[] {
   const out: string[] = [];
-  if (c.onlyInBase.length) out.push(`only in base (not compared): ${c.onlyInBase.join(', ')}`);
+  if (c.onlyInBase.length) out.push(`only in base (missing from head): ${c.onlyInBase.join(', ')}`);
   if (c.onlyInHead.length) out.push(`only in head (not compared): ${c.onlyInHead.join(', ')}`);
   out.push(...c.notes);
   return out;

@@ -435,7 +435,7 @@ export class FleetDriver {
     const nodeSec = Math.max(this.nodeSecondsAlive, 1e-9);
     const req = this.requests;
     const tailMisrouteRate = req.tailMisrouteRate;
-    const { limitsHit, viewAccuracy, healthChecks, healthy, counters } = verdict(m, tailMisrouteRate);
+    const { limitsHit, viewAccuracy, healthChecks, healthy, counters } = verdict(m, tailMisrouteRate, completed);
     return {
       schema: RESULT_SCHEMA,
       run: {

@@ -3,45 +3,64 @@
  * A scenario says how big the fleet is, how long to run, what the back end and traffic look like,
  * which limits and network apply, and what happens when (add capacity, crash, pause, loss...).
  */
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readdirSync, existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { UsageError } from '../errors.ts';
+import { UsageError, escapeControl } from '../errors.ts';
+import { MAX_SMALL_DOCUMENT_BYTES, parseJsonText, readTextCapped } from '../results/files.ts';
+
+/**
+ * Bounds that match what the code can hold. The simulator keeps per-node typed arrays and a
+ * node × node bit-matrix, so a fleet past MAX_NODES cannot be represented at all (the capacity
+ * estimate in src/sim/capacity.ts refuses far smaller fleets on a given machine); a rate past
+ * its maximum schedules events closer than the clock's resolution, so simulated time would stop.
+ */
+export const MAX_NODES = 1_000_000;
+/** one simulated day: a sample per second makes a result file of ~30 MB */
+export const MAX_DURATION_MS = 86_400_000;
+export const MAX_RESHARDS_PER_SEC = 10_000;
+export const MAX_REQUESTS_PER_SEC = 1_000_000;
+export const MAX_SHARDS = 1 << 20;
+export const MAX_CLUSTERS = 1 << 16;
+/** reshards in one storm: each is a pending reshard with a bitset over the fleet */
+export const MAX_STORM = 1_000_000;
+export const MAX_EVENTS = 100_000;
 
 const nonNeg = z.number().finite().nonnegative();
-const count = z.number().int().min(1);
-const at = { atMs: nonNeg };
+const ms = nonNeg.max(MAX_DURATION_MS);
+const count = z.number().int().min(1).max(MAX_NODES);
+const at = { atMs: ms };
 
 export const ScenarioEventSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('add'), ...at, count, overMs: nonNeg.default(0) }).strict(),
+  z.object({ type: z.literal('add'), ...at, count, overMs: ms.default(0) }).strict(),
   z.object({ type: z.literal('remove'), ...at, count }).strict(),
   z.object({ type: z.literal('crash'), ...at, count }).strict(),
-  z.object({ type: z.literal('pause'), ...at, count, forMs: z.number().positive() }).strict(),
+  z.object({ type: z.literal('pause'), ...at, count, forMs: z.number().positive().max(MAX_DURATION_MS) }).strict(),
   z.object({ type: z.literal('loss'), ...at, rate: z.number().min(0).max(1) }).strict(),
   z.object({ type: z.literal('partition'), ...at, fraction: z.number().gt(0).lt(1) }).strict(),
   z.object({ type: z.literal('heal'), ...at }).strict(),
-  z.object({ type: z.literal('reshardStorm'), ...at, count, overMs: nonNeg.default(0) }).strict(),
+  z.object({ type: z.literal('reshardStorm'), ...at, count: z.number().int().min(1).max(MAX_STORM), overMs: ms.default(0) }).strict(),
   /** every node of one cell crashes (protocols with cells only); `cell` defaults to a random one */
-  z.object({ type: z.literal('crashCell'), ...at, cell: z.number().int().min(0).optional() }).strict(),
+  z.object({ type: z.literal('crashCell'), ...at, cell: z.number().int().min(0).max(MAX_NODES - 1).optional() }).strict(),
 ]);
 export type ScenarioEvent = z.infer<typeof ScenarioEventSchema>;
 
 export const LimitsSchema = z
   .object({
-    threadsPerNode: z.number().int().min(1),
-    baseThreadsPerNode: z.number().int().min(0),
-    fdsPerNode: z.number().int().min(1),
-    memoryBytesPerNode: z.number().positive(),
-    coresPerNode: z.number().positive(),
+    threadsPerNode: z.number().int().min(1).max(1e9),
+    baseThreadsPerNode: z.number().int().min(0).max(1e6),
+    fdsPerNode: z.number().int().min(1).max(1e9),
+    memoryBytesPerNode: z.number().positive().max(2 ** 53),
+    coresPerNode: z.number().positive().max(1e4),
   })
   .partial()
   .strict();
 
 export const NetworkSchema = z
   .object({
-    latencyMinMs: nonNeg,
-    latencyMeanMs: nonNeg,
+    latencyMinMs: ms,
+    latencyMeanMs: ms,
     lossRate: z.number().min(0).max(1),
   })
   .partial()
@@ -49,34 +68,34 @@ export const NetworkSchema = z
 
 export const FleetSchema = z
   .object({
-    shards: z.number().int().min(1).max(1 << 20),
-    clusters: z.number().int().min(2),
-    membershipLagMs: nonNeg,
-    requestsPerSec: nonNeg,
+    shards: z.number().int().min(1).max(MAX_SHARDS),
+    clusters: z.number().int().min(2).max(MAX_CLUSTERS),
+    membershipLagMs: ms,
+    requestsPerSec: nonNeg.max(MAX_REQUESTS_PER_SEC),
     traffic: z.enum(['uniform', 'zipf']),
-    zipfExponent: z.number().positive(),
+    zipfExponent: z.number().positive().max(100),
     /** time-series resolution */
-    sampleEveryMs: z.number().positive(),
+    sampleEveryMs: ms.min(1),
   })
   .partial()
   .strict();
 
 export const ScenarioSchema = z
   .object({
-    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
-    description: z.string().min(1),
-    nodes: z.number().int().min(1),
-    durationMs: z.number().positive(),
+    name: z.string().max(100).regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
+    description: z.string().min(1).max(2000).optional(),
+    nodes: count,
+    durationMs: z.number().positive().max(MAX_DURATION_MS),
     fleet: FleetSchema.default({}),
     reshards: z
-      .object({ perSec: nonNeg, fromMs: nonNeg.default(0), untilMs: nonNeg.optional() })
+      .object({ perSec: nonNeg.max(MAX_RESHARDS_PER_SEC), fromMs: ms.default(0), untilMs: ms.optional() })
       .strict()
       .default({ perSec: 0, fromMs: 0 }),
     limits: LimitsSchema.default({}),
     network: NetworkSchema.default({}),
     /** Window at the end of the run whose misroute rate says whether the run converged. */
-    tailMs: z.number().positive().optional(),
-    events: z.array(ScenarioEventSchema).default([]),
+    tailMs: z.number().positive().max(MAX_DURATION_MS).optional(),
+    events: z.array(ScenarioEventSchema).max(MAX_EVENTS).default([]),
   })
   .strict();
 
@@ -84,11 +103,19 @@ export type Scenario = z.infer<typeof ScenarioSchema>;
 export type ScenarioLimits = z.infer<typeof LimitsSchema>;
 export type ScenarioNetwork = z.infer<typeof NetworkSchema>;
 
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.length ? issue.path.map(String).join('.') : '(root)';
+  return escapeControl(`${path}: ${issue.message}`);
+}
+
 /** Formats the first zod issue as "field: what is allowed". */
 export function describeIssue(err: z.ZodError): string {
-  const issue = err.issues[0];
-  const path = issue.path.length ? issue.path.map(String).join('.') : '(root)';
-  return `${path}: ${issue.message}`;
+  return formatIssue(err.issues[0]);
+}
+
+/** Every zod issue as "field: what is allowed", one per entry (control characters escaped). */
+export function describeIssues(err: z.ZodError): string[] {
+  return err.issues.map(formatIssue);
 }
 
 export const SCENARIO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../bench/scenarios');
@@ -100,33 +127,35 @@ export function scenarioNames(): string[] {
     .sort();
 }
 
+/** Validates a scenario; every problem is reported, one line each, prefixed with the origin. */
 export function parseScenario(data: unknown, origin: string): Scenario {
+  const where = `scenario ${escapeControl(origin)}`;
   const parsed = ScenarioSchema.safeParse(data);
-  if (!parsed.success) throw new UsageError(`scenario ${origin}: ${describeIssue(parsed.error)}`);
+  if (!parsed.success) throw new UsageError(describeIssues(parsed.error).map((l) => `${where}: ${l}`).join('\n'));
   const s = parsed.data;
+  const problems: string[] = [];
+  let fleet = s.nodes;
   for (const [i, e] of s.events.entries()) {
-    if (e.atMs > s.durationMs) {
-      throw new UsageError(`scenario ${origin}: events.${i}.atMs: ${e.atMs} is after the end of the run (durationMs ${s.durationMs})`);
+    if (e.atMs > s.durationMs) problems.push(`events.${i}.atMs: ${e.atMs} is after the end of the run (durationMs ${s.durationMs})`);
+    if (e.type === 'add' && (fleet += e.count) > MAX_NODES) {
+      problems.push(`events.${i}.count: the fleet would grow to ${fleet} nodes; at most ${MAX_NODES} in all (nodes plus every add)`);
     }
   }
   if (s.network.latencyMinMs !== undefined && s.network.latencyMeanMs !== undefined && s.network.latencyMeanMs < s.network.latencyMinMs) {
-    throw new UsageError(`scenario ${origin}: network.latencyMeanMs must be ≥ network.latencyMinMs`);
+    problems.push('network.latencyMeanMs must be ≥ network.latencyMinMs');
   }
+  if (problems.length) throw new UsageError(problems.map((l) => `${where}: ${l}`).join('\n'));
   return s;
 }
 
-/** Loads a scenario by name (bench/scenarios/NAME.json) or by path. */
+/** Loads a scenario by name (bench/scenarios/NAME.json) or by path; the file is read with a size cap. */
 export function loadScenario(nameOrPath: string): Scenario {
   const byName = join(SCENARIO_DIR, `${nameOrPath}.json`);
   const file = /[/\\]|\.json$/.test(nameOrPath) ? resolve(nameOrPath) : byName;
   if (!existsSync(file)) {
-    throw new UsageError(`--scenario: unknown scenario "${nameOrPath}"; known: ${scenarioNames().join(', ')} (or a path to a .json file)`);
+    throw new UsageError(`--scenario: unknown scenario "${escapeControl(nameOrPath)}"; known: ${scenarioNames().join(', ')} (or a path to a .json file)`);
   }
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`scenario ${file}: not valid JSON (${(e as Error).message})`);
-  }
+  const label = `scenario ${file}`;
+  const data = parseJsonText(readTextCapped(file, MAX_SMALL_DOCUMENT_BYTES, label), label);
   return parseScenario(data, nameOrPath);
 }

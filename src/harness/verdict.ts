@@ -7,12 +7,14 @@ import { FLEET } from '../model/defaults.ts';
 import { percentiles, type Measures } from './measures.ts';
 import type { Rng } from './rng.ts';
 
-export function verdict(m: Measures, tailMisrouteRate: number) {
+export function verdict(m: Measures, tailMisrouteRate: number, completed = true) {
   const limitsHit = [...m.limits.entries()]
     .map(([limit, l]) => ({ limit, nodes: l.count, firstAtMs: l.firstAtMs }))
     .sort((a, b) => a.firstAtMs - b.firstAtMs || a.limit.localeCompare(b.limit));
   const viewAccuracy = m.viewAccuracy();
   const healthChecks = [
+    // a run stopped early (Ctrl-C) proves nothing about the end of its scenario
+    { name: 'completed', ok: completed, value: completed ? 1 : 0, threshold: 1, rule: 'the run reached the end of its scenario' },
     { name: 'limitsHit', ok: limitsHit.length === 0, value: limitsHit.length, threshold: 0, rule: 'no host limit hit' },
     {
       name: 'tailMisrouteRate',

@@ -7,9 +7,9 @@
  * src/model/defaults.ts COSTS; what is not measured here is left out (the defaults apply).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { writeJsonAtomic } from '../results/files.ts';
 import os from 'node:os';
-import { dirname } from 'node:path';
 import type { CostName } from '../model/defaults.ts';
 import { getProtocol } from '../protocols.ts';
 import { buildBundles } from './bundle.ts';
@@ -149,11 +149,7 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<CostProfil
     costs,
     details,
   };
-  if (opts.out) {
-    mkdirSync(dirname(opts.out), { recursive: true });
-    const tmp = `${opts.out}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(profile, null, 2) + '\n');
-    renameSync(tmp, opts.out);
-  }
+  // never over a device or symlink; on a failed write the profile is saved elsewhere and named
+  if (opts.out) writeJsonAtomic(opts.out, profile);
   return profile;
 }

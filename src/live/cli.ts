@@ -1,6 +1,7 @@
 /** Live-runtime commands for the fleetbench CLI (wired in src/cli/main.ts). */
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { UsageError } from '../errors.ts';
+import { checkWritable, resolveOut } from '../results/files.ts';
 import { calibrate } from './calibrate.ts';
 
 export const DEFAULT_COSTS_OUT = 'results/costs/this-machine.json';
@@ -12,8 +13,9 @@ export function registerLiveCommands(program: Command): void {
     .option('-o, --out <file>', `cost profile to write (default ${DEFAULT_COSTS_OUT})`)
     .option('--transport <ws|uws>', 'whose connection and message costs go into costs.* (both are in details)', 'ws')
     .action(async (o: { out?: string; transport: string }) => {
-      if (o.transport !== 'ws' && o.transport !== 'uws') throw new Error(`--transport: expected ws or uws, got "${o.transport}"`);
-      const out = resolve(o.out ?? DEFAULT_COSTS_OUT);
+      if (o.transport !== 'ws' && o.transport !== 'uws') throw new UsageError(`--transport: expected ws or uws, got "${o.transport}"`);
+      const out = resolveOut(o.out ?? DEFAULT_COSTS_OUT);
+      checkWritable(out);
       const p = await calibrate({ out, transport: o.transport, log: (l) => process.stderr.write(`calibrate: ${l}\n`) });
       process.stdout.write(JSON.stringify(p.costs, null, 2) + '\n');
       process.stdout.write(`cost profile: ${out}\n`);

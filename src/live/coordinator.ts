@@ -36,6 +36,8 @@ import { LiveSampler } from './sampler.ts';
 import type { LiveSection } from './schema.ts';
 import type { TransportKind } from './transport.ts';
 import { checkUwsBinary, uwsBinaryPath } from './uws.ts';
+import { newRunToken } from './transport.ts';
+import { markBundleOwner, sweepLiveLeftovers } from './leftovers.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -81,6 +83,8 @@ export function liveDriverOptions(opts: Pick<LiveOptions, 'load'>): DriverOption
 
 export async function runLive(cfg: RunConfig, opts: LiveOptions): Promise<Result> {
   const plan = planFleet(cfg);
+  // what a coordinator killed together with its reaper left behind (cgroups, bundle dirs)
+  sweepLiveLeftovers();
   const uwsBinary = opts.transport === 'uws' ? checkUwsBinary(uwsBinaryPath()) : null;
   const run = new Coordinator(cfg, opts, plan, uwsBinary);
   let sigterm = false;
@@ -126,6 +130,8 @@ class Coordinator {
   #wallStart = performance.now();
   #coordPeakRss = process.memoryUsage().rss;
   #endTotals: { msgs: number; bytes: number; dropped: number } | null = null;
+  /** every hello on the run's sockets carries it: a local stranger cannot talk to a node */
+  readonly #token = newRunToken();
 
   constructor(cfg: RunConfig, opts: LiveOptions, plan: FleetPlan, uwsBinary: string | null) {
     this.cfg = cfg;
@@ -160,13 +166,17 @@ class Coordinator {
   async run(): Promise<Result> {
     const { cfg } = this;
     this.#bundles = await buildBundles(cfg.protocol, this.opts.protocolRef);
+    markBundleOwner(this.#bundles.dir);
     await this.#startReaper();
     this.#reap({ k: 'dir', path: this.#bundles.dir });
+    if (this.#stopping()) return this.#stoppedBeforeT0();
     this.#setupCgroups();
     const t0Fork = performance.now();
     await this.#startLoadgen();
+    if (this.#stopping()) return this.#stoppedBeforeT0();
     await this.#forkAll();
     this.#startupMs = performance.now() - t0Fork;
+    if (this.#stopping()) return this.#stoppedBeforeT0();
 
     const addrs: Array<[number, number]> = this.nodes.map((n) => [n.id, n.port]);
     for (const n of this.nodes) n.send({ k: 'addrs', entries: addrs });
@@ -184,6 +194,7 @@ class Coordinator {
       await new Promise((r) => setTimeout(r, 50));
     }
     if (this.#failure) throw this.#failure;
+    if (this.#stopping()) return this.#stoppedBeforeT0();
     this.#warmup = { ms: performance.now() - warmStart, converged: m.viewAccuracy() >= 1, viewAccuracy: m.viewAccuracy() };
     await this.backend.freshStats(2000);
     this.sampler.baseline();
@@ -210,6 +221,19 @@ class Coordinator {
     if (this.#stopRequested) this.#finish?.();
     await done;
     return this.#finalize();
+  }
+
+  /** Ctrl-C (or SIGTERM) asked to stop. */
+  #stopping(): boolean {
+    if (this.opts.shouldStop?.()) this.#stopRequested = true;
+    return this.#stopRequested;
+  }
+
+  /** Stopped during start-up: a result that says so (nothing ran at scenario time), not an error. */
+  async #stoppedBeforeT0(): Promise<Result> {
+    this.#ended = true;
+    this.backend.clearTimers();
+    return this.#buildResult(0, true);
   }
 
   async #startReaper(): Promise<void> {
@@ -264,6 +288,9 @@ class Coordinator {
     const child = fork(this.#bundles!.node, [], {
       execArgv: [],
       env: childEnv(),
+      // its own process group: a terminal's Ctrl-C goes to the coordinator alone, which stops the
+      // run; the node still dies with the coordinator (IPC disconnect) or by the reaper
+      detached: true,
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'advanced',
     });
@@ -292,6 +319,7 @@ class Coordinator {
       threadsPerNode: this.cfg.limits.threadsPerNode,
       fdsPerNode: this.cfg.limits.fdsPerNode,
       cgroup,
+      token: this.#token,
       // samples ask for fresh counters; the periodic push only keeps the coordinator roughly current
       statsEveryMs: 2000,
     });
@@ -314,7 +342,7 @@ class Coordinator {
 
   async #startLoadgen(): Promise<void> {
     const f = this.cfg.fleet;
-    const child = fork(this.#bundles!.loadgen, [], { execArgv: [], env: childEnv(), stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
+    const child = fork(this.#bundles!.loadgen, [], { execArgv: [], env: childEnv(), stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced', detached: true });
     this.#loadgen = child;
     if (child.pid) this.#reap({ k: 'pid', pid: child.pid });
     this.#loadgenExited = new Promise((r) => child.once('exit', () => r()));
@@ -345,6 +373,7 @@ class Coordinator {
       ratePerSec: f.requestsPerSec,
       maxInFlight: this.opts.maxInFlight ?? 64,
       timeoutMs: 1000,
+      token: this.#token,
     });
     await ready;
   }

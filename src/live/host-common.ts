@@ -93,6 +93,12 @@ export const C_DROPPED = 2;
 export const C_RECEIVED = 3;
 /** [4] connections the Worker holds open: the main loop releases them from the budget when it exits */
 export const C_SOCKETS = 4;
+/** [5] frames the Worker could not decode: dropped and counted, never fatal */
+export const C_BAD = 5;
+export const COUNTER_SLOTS = 6;
+
+/** Largest load-generator request frame a node answers: (id u32, shard u32) pairs. */
+export const MAX_REQUEST_FRAME = 8 * 65_536;
 
 /** Encodes with a one-entry memo: a protocol often sends one message object to every peer. */
 export function memoEncoder<M>(encode: (m: M) => Uint8Array): (m: M) => Uint8Array {

@@ -19,6 +19,11 @@ export interface NodeInit {
   /** the node's own pids cgroup directory, or null when the thread limit is emulated */
   cgroup: string | null;
   statsEveryMs: number;
+  /**
+   * The run's secret (32 hex digits, transport.ts newRunToken): every hello must carry it, so a
+   * stray or hostile local process cannot pose as a peer. Absent: derived (fallbackRunToken).
+   */
+  token?: string;
 }
 
 /** coordinator → node */
@@ -59,6 +64,8 @@ export interface NodeStats {
   eldMaxMs: number;
   eldRunP99Ms: number;
   requestsAnswered: number;
+  /** frames dropped since start: hellos without the run's token, undecodable or out-of-bounds frames */
+  badFrames: number;
 }
 
 /** node → coordinator */
@@ -71,7 +78,7 @@ export type FromNode =
 /** load generator */
 export type ToLoadgen =
   /** mode 'driven': send the requests the coordinator's fleet driver issues; 'max': a closed loop of its own */
-  | { k: 'init'; transport: TransportKind; seed: number; shards: number; traffic: 'uniform' | 'zipf'; zipfExponent: number; mode: 'driven' | 'max'; ratePerSec: number; maxInFlight: number; timeoutMs: number }
+  | { k: 'init'; transport: TransportKind; seed: number; shards: number; traffic: 'uniform' | 'zipf'; zipfExponent: number; mode: 'driven' | 'max'; ratePerSec: number; maxInFlight: number; timeoutMs: number; token?: string }
   | { k: 'start'; t0Epoch: number }
   /** add: [fe, port, cell]; shardCell: each shard's cell when the cell map changed */
   | { k: 'fes'; add: Array<[number, number, number]>; remove: number[]; shardCell?: Int32Array }
@@ -116,6 +123,8 @@ export interface WorkerInit {
   fdsPerNode: number;
   /** Int32Array over it: [0] sockets open in the process, [1] their peak */
   sockets: SharedArrayBuffer;
-  /** Float64Array over it: [0] msgs, [1] bytes, [2] dropped, [3] received */
+  /** Float64Array over it: [0] msgs, [1] bytes, [2] dropped, [3] received, [4] sockets, [5] bad frames */
   counters: SharedArrayBuffer;
+  /** the run's token (hex), for this thread's hellos; absent: no token (calibrate's probes) */
+  token?: string;
 }

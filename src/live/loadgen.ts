@@ -14,7 +14,7 @@ import { Rng } from '../harness/rng.ts';
 import { Truth } from '../harness/truth.ts';
 import { FlatRouter } from '../harness/flat-router.ts';
 import type { FromLoadgen, ToLoadgen } from './ipc.ts';
-import { HELLO_LOADGEN, Link, helloFrame } from './transport.ts';
+import { HELLO_LOADGEN, Link, fallbackRunToken, helloFrame, tokenBytes } from './transport.ts';
 
 type Init = Extract<ToLoadgen, { k: 'init' }>;
 
@@ -47,6 +47,8 @@ export function runLoadgen(): void {
   const now = () => performance.timeOrigin + performance.now() - t0Epoch;
 
   const onReply = (fe: number, b: Uint8Array) => {
+    // replies are (id u32, cluster i32) pairs; anything else is not a node's answer: drop it
+    if (b.length % 8 !== 0) return;
     const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
     const t = now();
     for (let i = 0; i + 8 <= b.length; i += 8) {
@@ -62,7 +64,7 @@ export function runLoadgen(): void {
   const dial = (fe: number, port: number) => {
     links.set(
       fe,
-      new Link(port, helloFrame(HELLO_LOADGEN, 0), {
+      new Link(port, helloFrame(HELLO_LOADGEN, 0, tokenBytes(init!.token ?? fallbackRunToken(init!.seed))), {
         message: (b) => onReply(fe, b),
         close: () => links.delete(fe),
       }),

@@ -18,6 +18,10 @@
  *   (`new Worker()` then fails with EAGAIN); otherwise it is emulated from the thread count
  *   read at start plus one per live Worker.
  * - Reports are batched per event-loop turn and timestamped by the coordinator on arrival.
+ * - Node ports accept anyone on the machine. A connection must open with a hello carrying the
+ *   run's token; a frame that is not one, a frame that does not decode, a request frame of the
+ *   wrong shape or size is counted (`badFrames`) and dropped, never fatal: a stray or hostile
+ *   local process cannot end a run.
  */
 import { readFileSync, writeFileSync, promises as fsp } from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
@@ -36,10 +40,13 @@ import type {
   TimerId,
 } from '../contract/protocol.ts';
 import { Rng } from '../harness/rng.ts';
-import { C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, DropFilter, SocketBudget, filterStream, memoEncoder, nodeStream, runClock } from './host-common.ts';
+import { C_BAD, C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, COUNTER_SLOTS, DropFilter, MAX_REQUEST_FRAME, SocketBudget, filterStream, memoEncoder, nodeStream, runClock } from './host-common.ts';
 import type { FromNode, FromWorker, NodeInit, NodeStats, Report, ToNode, ToWorker, WorkerInit } from './ipc.ts';
 import { R_COUNT, R_DOWN, R_LIMIT, R_SHARD, R_UP } from './ipc.ts';
-import { HELLO_LOADGEN, HELLO_PEER, Link, helloFrame, parseHello, startServer, type Conn, type ConnHandler, type TransportServer } from './transport.ts';
+import { HELLO_LOADGEN, HELLO_PEER, Link, fallbackRunToken, helloFrame, parseHello, startServer, tokenBytes, type Conn, type ConnHandler, type TransportServer } from './transport.ts';
+
+/** An accepted connection that has not said hello (with the run's token) by then is closed. */
+const HELLO_TIMEOUT_MS = 10_000;
 
 /** event-loop delay sampling period; measured here, Node 20.20 reports ~resolution + delay. One
  *  histogram only: at 100 processes on 2 cores, each extra 10 ms timer per process cost ~0.2 core. */
@@ -116,6 +123,7 @@ class NodeHost implements NodeContext<any>, Reporter {
   readonly #socketsSab = new SharedArrayBuffer(8);
   readonly #budget = new SocketBudget(this.#socketsSab);
   readonly #threadKeys: Set<string>;
+  readonly #token: Uint8Array;
   #server!: TransportServer;
   #baseThreads = 0;
   readonly #addrs = new Map<number, number>();
@@ -144,6 +152,7 @@ class NodeHost implements NodeContext<any>, Reporter {
   #received = 0;
   #spawnRefused = 0;
   #requestsAnswered = 0;
+  #badFrames = 0;
   #eldWindow: IntervalHistogram | null = null;
   /** each stats window's p99: the run's figure is their nearest-rank p99 */
   readonly #eldWindows: number[] = [];
@@ -175,6 +184,7 @@ class NodeHost implements NodeContext<any>, Reporter {
     this.#rng = new Rng(init.seed, nodeStream(init.id));
     this.#filter = new DropFilter(init.id, new Rng(init.seed, filterStream(init.id, 0)));
     this.#threadKeys = new Set((def.threadEntries ?? []).map((e) => `${e.module}#${e.export}`));
+    this.#token = tokenBytes(init.token ?? fallbackRunToken(init.seed));
   }
 
   // ---- coordinator ------------------------------------------------------------------------
@@ -240,12 +250,13 @@ class NodeHost implements NodeContext<any>, Reporter {
   }
 
   #stats(): NodeStats {
-    let msgs = this.#msgs, bytes = this.#bytes, dropped = this.#dropped, received = this.#received;
+    let msgs = this.#msgs, bytes = this.#bytes, dropped = this.#dropped, received = this.#received, badFrames = this.#badFrames;
     const add = (c: Float64Array) => {
       msgs += c[C_MSGS];
       bytes += c[C_BYTES];
       dropped += c[C_DROPPED];
       received += c[C_RECEIVED];
+      badFrames += c[C_BAD];
     };
     for (const w of this.#workers.values()) add(w.counters);
     for (const c of this.#retired) add(c);
@@ -268,6 +279,7 @@ class NodeHost implements NodeContext<any>, Reporter {
       eldMaxMs: this.#eldWindow && this.#eldWindow.count > 0 ? ms(this.#eldWindow.max) : 0,
       eldRunP99Ms: sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)] : 0,
       requestsAnswered: this.#requestsAnswered,
+      badFrames,
     };
     this.#eldWindow?.reset();
     return s;
@@ -373,7 +385,7 @@ class NodeHost implements NodeContext<any>, Reporter {
   }
 
   #dial(peer: number): Link {
-    const link: Link = new Link(this.#addrs.get(peer)!, helloFrame(HELLO_PEER, this.self), {
+    const link: Link = new Link(this.#addrs.get(peer)!, helloFrame(HELLO_PEER, this.self, this.#token), {
       message: (b) => this.#deliver(peer, b),
       close: () => {
         this.#budget.closed();
@@ -411,15 +423,29 @@ class NodeHost implements NodeContext<any>, Reporter {
     // connections are the harness's, not the protocol's)
     let kind = 0;
     let peer = -1;
+    let closed = false;
+    const helloTimer = setTimeout(() => {
+      if (kind === 0 && !closed) {
+        this.#badFrames++;
+        conn.close();
+      }
+    }, HELLO_TIMEOUT_MS);
+    helloTimer.unref();
     return {
       message: (b) => {
+        if (closed) return;
         if (kind === HELLO_PEER) return this.#deliver(peer, b);
         if (kind === HELLO_LOADGEN) return this.#answer(conn, b);
-        const h = parseHello(b);
-        if (!h || (h.kind !== HELLO_PEER && h.kind !== HELLO_LOADGEN)) {
+        const h = parseHello(b, this.#token);
+        if (!h || (h.kind !== HELLO_PEER && h.kind !== HELLO_LOADGEN) || (h.kind === HELLO_PEER && h.id === this.self)) {
+          // not one of this run's processes: count it, hang up, never let it reach the protocol
+          this.#badFrames++;
+          closed = true;
+          clearTimeout(helloTimer);
           conn.close();
           return;
         }
+        clearTimeout(helloTimer);
         kind = h.kind;
         peer = h.id;
         if (kind === HELLO_PEER) {
@@ -430,6 +456,8 @@ class NodeHost implements NodeContext<any>, Reporter {
         }
       },
       close: () => {
+        closed = true;
+        clearTimeout(helloTimer);
         if (kind === HELLO_PEER) {
           this.#budget.closed();
           const set = this.#inbound.get(peer);
@@ -455,14 +483,26 @@ class NodeHost implements NodeContext<any>, Reporter {
       this.#held.push([from, new Uint8Array(bytes)]);
       return;
     }
+    let msg: unknown;
+    try {
+      msg = this.#codec.decode(bytes);
+    } catch {
+      // a frame that does not decode is dropped and counted: a peer's bug or a stranger's bytes
+      this.#badFrames++;
+      return;
+    }
     this.#received++;
-    this.#protocol.onMessage(from, this.#codec.decode(bytes));
+    this.#protocol.onMessage(from, msg);
   }
 
   /** Load-generator requests: (id u32, shard u32)… → (id u32, cluster i32)…, answered by lookup(). */
   #answer(conn: Conn, b: Uint8Array): void {
     const p = this.#protocol;
     if (!p || this.#stopping) return;
+    if (b.length === 0 || b.length % 8 !== 0 || b.length > MAX_REQUEST_FRAME) {
+      this.#badFrames++;
+      return;
+    }
     const n = b.length >>> 3;
     const inV = new DataView(b.buffer, b.byteOffset, b.byteLength);
     const out = new Uint8Array(n * 8);
@@ -484,7 +524,7 @@ class NodeHost implements NodeContext<any>, Reporter {
       return this.#refuse();
     }
     const id = ++this.#workerSeq;
-    const counters = new Float64Array(new SharedArrayBuffer(8 * 5));
+    const counters = new Float64Array(new SharedArrayBuffer(8 * COUNTER_SLOTS));
     const workerData: WorkerInit = {
       self: this.self,
       threadId: id,
@@ -499,6 +539,7 @@ class NodeHost implements NodeContext<any>, Reporter {
       fdsPerNode: this.#init.fdsPerNode,
       sockets: this.#socketsSab,
       counters: counters.buffer as SharedArrayBuffer,
+      token: Buffer.from(this.#token).toString('hex'),
     };
     let worker: Worker;
     try {

@@ -148,6 +148,7 @@ export class LiveSampler {
       workersPeak: n.stats?.workersPeak ?? 0,
       spawnRefused: n.stats?.spawnRefused ?? 0,
       eventLoopDelayP99Ms: n.stats?.eldRunP99Ms ?? 0,
+      badFrames: n.stats?.badFrames ?? 0,
     }));
   }
 }

@@ -33,6 +33,9 @@ export const LiveNodeSchema = z.object({
   workersPeak: Num,
   spawnRefused: Num,
   eventLoopDelayP99Ms: Num,
+  /** frames the node dropped: hellos without the run's token, undecodable or misshapen frames
+   *  (NodeStats.badFrames); absent in results from before it was counted */
+  badFrames: Num.optional(),
 });
 
 export const LiveSectionSchema = z.object({

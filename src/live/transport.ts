@@ -3,11 +3,14 @@
  * uWS has no client). Behaviour both servers share:
  * - binary frames only, no compression, loopback (127.0.0.1) only, port 0 (a fresh port per run);
  * - a frame is delivered whole, in order, per connection; a send on a closed connection is dropped;
- * - the first frame a dialer sends is a 5-byte hello (kind u8, node id u32 LE) naming who it is,
- *   because a server socket does not know which node dialed it. Every later frame on a peer
+ * - the first frame a dialer sends is a 21-byte hello (kind u8, node id u32 LE, the run's 16-byte
+ *   token) naming who it is, because a server socket does not know which node dialed it; node
+ *   ports accept anyone on the machine, so a hello without the run's token is refused (counted as
+ *   a bad frame, the connection closed). Every later frame on a peer
  *   connection is exactly `codec.encode(msg)`, so the bytes counted are the codec's byteLength,
  *   as in the simulator; the hello is not counted as a protocol message.
  */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import WebSocket, { WebSocketServer } from 'ws';
 import { loadUwsNative } from './uws.ts';
 
@@ -15,7 +18,8 @@ export type TransportKind = 'ws' | 'uws';
 
 export const HELLO_PEER = 1;
 export const HELLO_LOADGEN = 2;
-export const HELLO_BYTES = 5;
+export const TOKEN_BYTES = 16;
+export const HELLO_BYTES = 5 + TOKEN_BYTES;
 
 /** Largest frame either side accepts (a FullState of a 1M-shard map is ~10 MB). */
 export const MAX_FRAME = 64 * 1024 * 1024;
@@ -24,15 +28,41 @@ export const MAX_BUFFERED = 16 * 1024 * 1024;
 /** Frames queued while a dial is still connecting. */
 export const MAX_QUEUED = 4096;
 
-export function helloFrame(kind: number, id: number): Uint8Array {
+/** A fresh per-run token (hex), for the coordinator to hand every node and the load generator. */
+export function newRunToken(): string {
+  return randomBytes(TOKEN_BYTES).toString('hex');
+}
+
+/**
+ * The token when the coordinator passed none: derived from what every process of one run shares
+ * (the coordinator's pid, which is our parent, and the run's seed). Weaker than a random token,
+ * since another local process can compute it; it keeps an older coordinator working.
+ */
+export function fallbackRunToken(seed: number): string {
+  return createHash('sha256').update(`fleetbench-run:${process.ppid}:${seed}`).digest('hex').slice(0, TOKEN_BYTES * 2);
+}
+
+/** hex → bytes; a token of the wrong shape is a bug of the caller. */
+export function tokenBytes(hex: string): Uint8Array {
+  if (!/^[0-9a-f]+$/i.test(hex) || hex.length !== TOKEN_BYTES * 2) throw new Error(`run token: expected ${TOKEN_BYTES * 2} hex digits`);
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}
+
+/** Probes that talk only to their own servers need no secret. */
+export const NO_TOKEN = new Uint8Array(TOKEN_BYTES);
+
+export function helloFrame(kind: number, id: number, token: Uint8Array = NO_TOKEN): Uint8Array {
   const b = new Uint8Array(HELLO_BYTES);
   b[0] = kind;
   new DataView(b.buffer).setUint32(1, id >>> 0, true);
+  b.set(token.subarray(0, TOKEN_BYTES), 5);
   return b;
 }
 
-export function parseHello(b: Uint8Array): { kind: number; id: number } | null {
-  if (b.length !== HELLO_BYTES) return null;
+/** The hello's kind and id, or null when it is not a hello carrying `token`. */
+export function parseHello(b: Uint8Array, token: Uint8Array = NO_TOKEN): { kind: number; id: number } | null {
+  if (b.length !== HELLO_BYTES || token.length !== TOKEN_BYTES) return null;
+  if (!timingSafeEqual(b.subarray(5), token)) return null;
   return { kind: b[0], id: new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(1, true) };
 }
 

@@ -8,9 +8,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ConnectResult, ProtocolDefinition, ThreadActor, ThreadContext, ThreadMain, TimerId } from '../contract/protocol.ts';
 import { Rng } from '../harness/rng.ts';
-import { C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, DropFilter, SocketBudget, filterStream, memoEncoder, runClock, threadStream } from './host-common.ts';
+import { C_BAD, C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, DropFilter, SocketBudget, filterStream, memoEncoder, runClock, threadStream } from './host-common.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './ipc.ts';
-import { HELLO_PEER, Link, helloFrame } from './transport.ts';
+import { HELLO_PEER, Link, NO_TOKEN, helloFrame, tokenBytes } from './transport.ts';
 
 /** `modules`: the namespaces of the definition's threadEntries modules, in the same order. */
 export function runWorker(base: ProtocolDefinition<any>, modules: ReadonlyArray<Record<string, unknown>>): void {
@@ -36,6 +36,20 @@ export function runWorker(base: ProtocolDefinition<any>, modules: ReadonlyArray<
   const timers = new Map<number, NodeJS.Timeout>();
   let timerSeq = 0;
   let actor: ThreadActor<any> | null = null;
+  const token = d.token ? tokenBytes(d.token) : NO_TOKEN;
+  /** a frame that does not decode is dropped and counted, never fatal (as on the main loop) */
+  const deliver = (from: number, b: Uint8Array, counted: boolean) => {
+    let msg: unknown;
+    try {
+      msg = codec.decode(b);
+    } catch {
+      counters[C_BAD]++;
+      return;
+    }
+    // frames forwarded by the main loop were counted there
+    if (!counted) counters[C_RECEIVED]++;
+    actor?.onMessage(from, msg);
+  };
 
   const ctx: ThreadContext<any> = {
     self: d.self,
@@ -85,10 +99,9 @@ export function runWorker(base: ProtocolDefinition<any>, modules: ReadonlyArray<
         return 'refused';
       }
       counters[C_SOCKETS]++;
-      const link = new Link(addrs.get(peer)!, helloFrame(HELLO_PEER, d.self), {
+      const link = new Link(addrs.get(peer)!, helloFrame(HELLO_PEER, d.self, token), {
         message(b) {
-          counters[C_RECEIVED]++;
-          actor?.onMessage(peer, codec.decode(b));
+          deliver(peer, b, false);
         },
         close() {
           counters[C_SOCKETS]--;
@@ -117,7 +130,7 @@ export function runWorker(base: ProtocolDefinition<any>, modules: ReadonlyArray<
         actor!.onParentMessage(m.msg);
         return;
       case 'net':
-        actor!.onMessage(m.from, codec.decode(m.bytes));
+        deliver(m.from, m.bytes, true);
         return;
       case 'addr':
         addrs.set(m.id, m.port);

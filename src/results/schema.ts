@@ -9,37 +9,48 @@ import { LiveSectionSchema } from '../live/schema.ts';
 
 export const RESULT_SCHEMA = 'fleetbench/result@1';
 
-const Pct = z.object({ p50: z.number(), p99: z.number(), max: z.number() }).nullable();
+/**
+ * Strict and own-property throughout: an unknown name anywhere is refused (a typo or a file from
+ * another tool must not pass as a result), a dictionary key may not be a name Object.prototype
+ * already has (`constructor`, `__proto__`, …), and counts, sizes and times are never negative.
+ */
 const Num = z.number();
-const Dict = z.record(z.string(), z.union([z.number(), z.boolean(), z.string()]));
+const Count = z.number().finite().nonnegative();
+const Pct = z.strictObject({ p50: Count, p99: Count, max: Count }).nullable();
+export const OwnKey = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((k) => k !== '__proto__' && !(k in Object.prototype), 'a name Object.prototype already has is not allowed here');
+const Dict = z.record(OwnKey, z.union([z.number(), z.boolean(), z.string()]));
 
-export const SampleSchema = z.object({
-  tMs: Num,
-  liveNodes: Num,
-  requests: Num,
-  misrouted: Num,
-  failed: Num,
-  messages: Num,
-  bytes: Num,
-  threadsMaxPerNode: Num,
-  connectionsMaxPerNode: Num,
-  memoryMaxBytesPerNode: Num,
-  viewAccuracy: Num,
-  unconvergedReshards: Num,
+export const SampleSchema = z.strictObject({
+  tMs: Count,
+  liveNodes: Count,
+  requests: Count,
+  misrouted: Count,
+  failed: Count,
+  messages: Count,
+  bytes: Count,
+  threadsMaxPerNode: Count,
+  connectionsMaxPerNode: Count,
+  memoryMaxBytesPerNode: Count,
+  viewAccuracy: Count,
+  unconvergedReshards: Count,
 });
 
-export const HealthCheckSchema = z.object({ name: z.string(), ok: z.boolean(), value: Num, threshold: Num, rule: z.string() });
+export const HealthCheckSchema = z.strictObject({ name: z.string(), ok: z.boolean(), value: Num, threshold: Num, rule: z.string() });
 
-export const ResultSchema = z.object({
+export const ResultSchema = z.strictObject({
   schema: z.literal(RESULT_SCHEMA),
-  run: z.object({
+  run: z.strictObject({
     protocol: z.string(),
     runtime: z.enum(['sim', 'live']),
-    nodes: z.number().int(),
+    nodes: z.number().int().min(1),
     scenario: z.string(),
-    seed: z.number().int(),
-    durationMs: Num,
-    simulatedMs: Num,
+    seed: z.number().int().min(0),
+    durationMs: Count,
+    simulatedMs: Count,
     completed: z.boolean(),
     params: Dict,
     limits: Dict,
@@ -49,37 +60,37 @@ export const ResultSchema = z.object({
     network: Dict,
     fleet: Dict,
   }),
-  machine: z.object({ cpuModel: z.string(), cpus: Num, memBytes: Num, node: z.string(), os: z.string() }),
-  tool: z.object({ version: z.string(), gitCommit: z.string().nullable() }),
-  summary: z.object({
-    requests: z.object({ total: Num, misrouted: Num, failed: Num, misrouteRate: Num, tailMisrouteRate: Num, throughputPerSec: Num }),
-    messages: z.object({ total: Num, dropped: Num, perNodePerSec: Num, bytesPerNodePerSec: Num }),
-    memory: z.object({ peakBytesPerNode: Num, meanBytesPerNode: Num }),
-    threads: z.object({ peakPerNode: Num }),
-    connections: z.object({ peakPerNode: Num }),
-    cpu: z.object({ protocolUsPerNodePerSec: Num }),
-    limitsHit: z.array(z.object({ limit: z.enum(['threads', 'fds', 'memory', 'cpu']), nodes: Num, firstAtMs: Num })),
-    membership: z.object({
+  machine: z.strictObject({ cpuModel: z.string(), cpus: Count, memBytes: Count, node: z.string(), os: z.string() }),
+  tool: z.strictObject({ version: z.string(), gitCommit: z.string().nullable() }),
+  summary: z.strictObject({
+    requests: z.strictObject({ total: Count, misrouted: Count, failed: Count, misrouteRate: Count, tailMisrouteRate: Count, throughputPerSec: Count }),
+    messages: z.strictObject({ total: Count, dropped: Count, perNodePerSec: Count, bytesPerNodePerSec: Count }),
+    memory: z.strictObject({ peakBytesPerNode: Count, meanBytesPerNode: Count }),
+    threads: z.strictObject({ peakPerNode: Count }),
+    connections: z.strictObject({ peakPerNode: Count }),
+    cpu: z.strictObject({ protocolUsPerNodePerSec: Count }),
+    limitsHit: z.array(z.strictObject({ limit: z.enum(['threads', 'fds', 'memory', 'cpu']), nodes: Count, firstAtMs: Count })),
+    membership: z.strictObject({
       joinConvergenceMs: Pct,
-      unconvergedJoins: Num,
-      detectionMs: z.object({ first: Pct, all: Pct }),
-      undetectedCrashes: Num,
-      falsePositives: Num,
-      viewAccuracy: Num,
+      unconvergedJoins: Count,
+      detectionMs: z.strictObject({ first: Pct, all: Pct }),
+      undetectedCrashes: Count,
+      falsePositives: Count,
+      viewAccuracy: Count,
     }),
-    shardMap: z.object({ reshards: Num, stalenessMs: Pct, unconverged: Num, superseded: Num }),
-    protocolCounters: z.record(z.string(), Num),
+    shardMap: z.strictObject({ reshards: Count, stalenessMs: Pct, unconverged: Count, superseded: Count }),
+    protocolCounters: z.record(OwnKey, Count),
     /** partitioned fleets only (null for flat ones) */
     cells: z
-      .object({
-        count: Num,
-        cellSize: Num,
-        nodesPerCell: z.object({ min: Num, max: Num }),
-        shardsPerCell: z.object({ min: Num, max: Num }),
+      .strictObject({
+        count: Count,
+        cellSize: Count,
+        nodesPerCell: z.strictObject({ min: Count, max: Count }),
+        shardsPerCell: z.strictObject({ min: Count, max: Count }),
         /** share of requests failed or misrouted from the first crashCell event to the end; null without one */
-        blastRadius: Num.nullable(),
+        blastRadius: Count.nullable(),
         /** share of shards owned by the cells crashed by crashCell: the blast radius cells promise */
-        outageShardShare: Num.nullable(),
+        outageShardShare: Count.nullable(),
       })
       .nullable(),
     healthy: z.boolean(),
@@ -87,7 +98,7 @@ export const ResultSchema = z.object({
   }),
   timeseries: z.array(SampleSchema),
   sim: z
-    .object({ events: Num, eventsPerSec: Num, wallMs: Num, simSecondsPerWallSecond: Num, peakRssBytes: Num })
+    .strictObject({ events: Count, eventsPerSec: Count, wallMs: Count, simSecondsPerWallSecond: Count, peakRssBytes: Count })
     .nullable(),
   /** live runs only: enforcement, wiring and OS figures (src/live/schema.ts) */
   live: LiveSectionSchema.optional(),

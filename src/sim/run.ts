@@ -2,6 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import type { RunConfig } from '../harness/run-config.ts';
 import { FleetDriver } from '../fleet/driver.ts';
+import { checkSimCapacity } from './capacity.ts';
 import type { Result } from '../results/schema.ts';
 import { Simulation, loadThreadEntries, type SimFleet } from './simulation.ts';
 
@@ -25,6 +26,8 @@ export function simFleetOf(driver: FleetDriver): SimFleet {
 }
 
 export async function runSim(cfg: RunConfig, hooks: SimHooks = {}): Promise<Result> {
+  // refuse, with the numbers, what would exhaust memory or a typed array mid-run
+  checkSimCapacity(cfg);
   const threadMains = await loadThreadEntries(cfg.protocol);
   let peakRss = process.memoryUsage().rss;
   // the run is synchronous: sample RSS from the progress callback (every ~64k events)

@@ -3,13 +3,18 @@
  * holds. A re-run into the same directory must ask for the same grid, or its finished cells would
  * be wrongly skipped; merge checks that every part describes one grid. The shard is recorded but is
  * not part of the grid's identity (parts of one grid differ only in it).
+ *
+ * Ownership: `files` lists every result file this sweep (or merge) has claimed in the directory,
+ * written before a cell starts. `--fresh`, resume and the clean-up of dead temp files touch only
+ * those; any other file, even one named like a cell, is the user's and is never replaced or
+ * deleted. A manifest from before `files` existed owns the files of its own grid's cells.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../errors.ts';
 import { describeIssue } from '../harness/scenario.ts';
-import { writeJsonAtomic } from '../results/files.ts';
+import { MAX_SMALL_DOCUMENT_BYTES, parseJsonText, readTextCapped, writeJsonAtomic } from '../results/files.ts';
 
 export const SWEEP_SCHEMA = 'fleetbench/sweep@1';
 export const MANIFEST_FILE = 'sweep.json';
@@ -35,6 +40,8 @@ export const ManifestSchema = z.object({
   grid: GridSchema,
   /** 1-based shard of n, or null for the whole grid */
   shard: z.object({ i: z.number().int().min(1), n: z.number().int().min(1) }).nullable(),
+  /** result files this sweep claimed (absent in manifests written before ownership was recorded) */
+  files: z.array(z.string().regex(/^[^/\\]+\.json$/, 'a file name in the sweep directory')).optional(),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
@@ -53,12 +60,7 @@ export function gridDifference(a: Grid, b: Grid): string {
 export function readManifest(dir: string): Manifest | null {
   const path = join(dir, MANIFEST_FILE);
   if (!existsSync(path)) return null;
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`${path}: not a readable sweep manifest (${(e as Error).message}); delete it or use another --out`);
-  }
+  const data = parseJsonText(readTextCapped(path, MAX_SMALL_DOCUMENT_BYTES, path), `${path} (a sweep manifest; delete it or use another --out)`);
   const parsed = ManifestSchema.safeParse(data);
   if (!parsed.success) throw new UsageError(`${path}: ${describeIssue(parsed.error)}`);
   return parsed.data;

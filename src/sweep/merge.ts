@@ -2,10 +2,11 @@
  * merge(parts, out): joins the directories of a sharded sweep into one. Every part must describe
  * the same grid (its sweep.json); every result file is validated. A cell present in two places
  * must have the same deterministic figures (a rerun of a sim cell is byte-for-byte the same
- * outside machine, sim and tool). Nothing is written until all checks pass, and an existing
- * file in the output directory is never replaced by a different one.
+ * outside machine, sim and tool). Only the grid's cells are copied: any other file in a part is
+ * left behind (listed in `ignored`). Nothing is written until all checks pass, and an existing
+ * file in the output directory is never replaced.
  */
-import { existsSync, readFileSync, readdirSync, statSync, mkdirSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, statSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
 import { loadScenario } from '../harness/scenario.ts';
@@ -26,6 +27,8 @@ export interface MergeSummary {
   copied: string[];
   alreadyPresent: string[];
   missing: string[];
+  /** files in the parts that are not cells of the grid: never copied */
+  ignored: string[];
 }
 
 function deterministic(r: Result): string {
@@ -63,6 +66,8 @@ export function merge(parts: readonly string[], outDir: string, opts: MergeOptio
   let grid: Grid | null = null;
   let gridFrom = '';
   const chosen = new Map<string, { path: string; result: Result }>();
+  const ignored: string[] = [];
+  let gridFiles: Set<string> | null = null;
   for (const raw of parts) {
     const dir = resolve(raw);
     if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`merge: ${raw} is not a directory`);
@@ -70,9 +75,14 @@ export function merge(parts: readonly string[], outDir: string, opts: MergeOptio
     if (!m) throw new UsageError(`merge: ${raw} has no ${MANIFEST_FILE}; it is not a sweep directory`);
     if (grid && !sameGrid(grid, m.grid)) throw new UsageError(`merge: ${raw} is part of another sweep than ${gridFrom} (${gridDifference(grid, m.grid)})`);
     if (!grid) [grid, gridFrom] = [m.grid, raw];
+    gridFiles ??= new Set(gridCells(m.grid, loadScenario(m.grid.scenario).name).map((c) => c.file));
     for (const f of readdirSync(dir).sort()) {
-      if (!f.endsWith('.json') || f === MANIFEST_FILE) continue;
+      if (f === MANIFEST_FILE) continue;
       const path = join(dir, f);
+      if (!gridFiles.has(f) || !statSync(path).isFile()) {
+        ignored.push(path);
+        continue;
+      }
       const result = readResult(path); // a corrupt file is an error here: re-run that shard to repair it
       const prev = chosen.get(f);
       if (prev && deterministic(prev.result) !== deterministic(result)) {
@@ -93,11 +103,11 @@ export function merge(parts: readonly string[], outDir: string, opts: MergeOptio
   }
   const existing = readManifest(out);
   if (existing && !sameGrid(existing.grid, g)) throw new UsageError(`--out: ${out} holds another sweep (${gridDifference(existing.grid, g)})`);
-  const summary: MergeSummary = { out, grid: g, copied: [], alreadyPresent: [], missing };
+  const summary: MergeSummary = { out, grid: g, copied: [], alreadyPresent: [], missing, ignored };
   const writes: { target: string; text: string }[] = [];
   for (const [f, { path, result }] of [...chosen.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     const target = join(out, f);
-    if (existsSync(target)) {
+    if (lstatSync(target, { throwIfNoEntry: false })) {
       let same = false;
       try {
         same = deterministic(readResult(target)) === deterministic(result);
@@ -114,7 +124,8 @@ export function merge(parts: readonly string[], outDir: string, opts: MergeOptio
   try {
     mkdirSync(out, { recursive: true });
     for (const { target, text } of writes) writeFileAtomic(target, text);
-    writeManifest(out, { schema: 'fleetbench/sweep@1', grid: g, shard: null });
+    const files = new Set([...(existing?.files ?? []), ...summary.copied, ...summary.alreadyPresent]);
+    writeManifest(out, { schema: 'fleetbench/sweep@1', grid: g, shard: null, files: [...files].sort() });
   } catch (e) {
     throw new UsageError(`--out: cannot write to ${out} (${(e as Error).message})`);
   }

@@ -12,15 +12,16 @@
  * - The directory's sweep.json names the grid; asking for another grid in it is an error.
  */
 import os from 'node:os';
-import { existsSync, readdirSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Tinypool from 'tinypool';
 import { UsageError } from '../errors.ts';
 import { resolveRun } from '../harness/run-config.ts';
 import { readResult, writeResultAtomic } from '../results/schema.ts';
 import { checkTransport, getRuntime, type TransportKind } from '../runtimes.ts';
+import { checkSimCapacity } from '../sim/capacity.ts';
 import { gridCells, shardCells, type Cell } from './grid.ts';
-import { gridDifference, readManifest, sameGrid, writeManifest, type Grid } from './manifest.ts';
+import { MANIFEST_FILE, gridDifference, readManifest, sameGrid, writeManifest, type Grid, type Manifest } from './manifest.ts';
 import type { CellOutcome, CellTask } from './run-cell.ts';
 
 export interface SweepOptions {
@@ -44,8 +45,9 @@ export interface SweepOptions {
   durationMs?: number | null;
   /**
    * Re-run every cell even if its result is finished, and adopt this grid even if the directory
-   * held another: its sweep.json is replaced and result files of cells no longer in the grid are
-   * deleted. For refreshing a baseline; never needed to resume.
+   * held another: its sweep.json is replaced and the result files it listed whose cells are no
+   * longer in the grid are deleted (never a file sweep.json does not list). For refreshing a
+   * baseline; never needed to resume.
    */
   fresh?: boolean;
   signal?: AbortSignal;
@@ -91,12 +93,23 @@ export function staleReason(path: string, cell: Cell, scenarioName: string, runt
   }
 }
 
-/** Removes temp files left by a killed writer (pid no longer alive); never touches a live writer's. */
-function removeStaleTemps(dir: string): void {
+/** The result files a manifest owns: those it lists, or (an older manifest) its grid's cells. */
+export function ownedFiles(m: Manifest | null, scenarioName: string): Set<string> {
+  if (!m) return new Set();
+  if (m.files) return new Set(m.files);
+  return new Set(gridCells(m.grid, scenarioName).map((c) => c.file));
+}
+
+/**
+ * Removes temp files left by a killed writer (pid no longer alive) of a file this sweep owns;
+ * never touches a live writer's, nor anyone else's.
+ */
+function removeStaleTemps(dir: string, owned: ReadonlySet<string>): void {
   for (const f of readdirSync(dir)) {
-    const m = /\.(\d+)\.tmp$/.exec(f);
+    const m = /^(.*)\.(\d+)\.tmp$/.exec(f);
     if (!m) continue;
-    const pid = Number(m[1]);
+    if (!owned.has(m[1]) && m[1] !== MANIFEST_FILE && m[1] !== '.fleetbench' && m[1] !== '.fleetbench-') continue;
+    const pid = Number(m[2]);
     let alive = true;
     try {
       process.kill(pid, 0);
@@ -113,10 +126,25 @@ function removeStaleTemps(dir: string): void {
   }
 }
 
-/** --fresh: deletes result files named like this scenario's cells that the grid no longer has. */
-function removeForeignCells(dir: string, scenarioName: string, keep: ReadonlySet<string>): void {
-  const pattern = new RegExp(`^${scenarioName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-.+-n\\d+-s\\d+\\.json$`);
-  for (const f of readdirSync(dir)) if (pattern.test(f) && !keep.has(f)) unlinkSync(join(dir, f));
+/** --fresh: deletes the result files this sweep owns that the new grid no longer has. */
+function removeDroppedCells(dir: string, owned: ReadonlySet<string>, keep: ReadonlySet<string>): void {
+  for (const f of owned) {
+    if (keep.has(f)) continue;
+    try {
+      unlinkSync(join(dir, f));
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** The scenario name an older manifest's cells were named with (its grid may name another scenario). */
+function manifestScenarioName(m: Manifest, fallback: string): string {
+  try {
+    return resolveRun({ protocol: m.grid.protocols[0], scenario: m.grid.scenario, nodes: m.grid.nodes[0], seed: m.grid.seed }).scenario.name;
+  } catch {
+    return fallback;
+  }
 }
 
 function scenarioArg(s: string): string {
@@ -139,6 +167,7 @@ export function planSweep(o: SweepOptions): { grid: Grid; scenarioName: string; 
   for (const protocol of o.protocols) {
     for (const nodes of o.nodes) {
       const cfg = resolveRun({ protocol, scenario, nodes, seed, durationMs: o.durationMs ?? undefined, sets: o.sets });
+      if (runtime.name === 'sim') checkSimCapacity(cfg);
       scenarioName = cfg.scenario.name;
     }
   }
@@ -162,13 +191,24 @@ export async function sweep(o: SweepOptions): Promise<SweepSummary> {
   if (existing && !sameGrid(existing.grid, grid) && !o.fresh) {
     throw new UsageError(`--out: ${out} holds another sweep (${gridDifference(existing.grid, grid)}); use a new --out directory or the same settings to resume`);
   }
+  // a file named like a cell that this sweep did not write is the user's: never replace it
+  const owned = ownedFiles(existing, existing ? (sameGrid(existing.grid, grid) ? scenarioName : manifestScenarioName(existing, scenarioName)) : scenarioName);
+  const gridFiles = new Set(gridCells(grid, scenarioName).map((c) => c.file));
+  const foreign = cells.map((c) => c.file).filter((f) => !owned.has(f) && lstatSync(join(out, f), { throwIfNoEntry: false }));
+  if (foreign.length) {
+    throw new UsageError(
+      `--out: ${join(out, foreign[0])}${foreign.length > 1 ? ` (and ${foreign.length - 1} more)` : ''} exists but was not written by this sweep (${MANIFEST_FILE} does not list it); move it away or use another --out`,
+    );
+  }
+  const claimed = new Set([...owned].filter((f) => !o.fresh || gridFiles.has(f)));
+  for (const c of cells) claimed.add(c.file);
   try {
-    writeManifest(out, { schema: 'fleetbench/sweep@1', grid, shard: o.shard ?? null });
+    writeManifest(out, { schema: 'fleetbench/sweep@1', grid, shard: o.shard ?? null, files: [...claimed].sort() });
   } catch (e) {
     throw new UsageError(`--out: cannot write to ${out} (${(e as Error).message})`);
   }
-  removeStaleTemps(out);
-  if (o.fresh) removeForeignCells(out, scenarioName, new Set(gridCells(grid, scenarioName).map((c) => c.file)));
+  removeStaleTemps(out, claimed);
+  if (o.fresh) removeDroppedCells(out, owned, gridFiles);
 
   const summary: SweepSummary = { out, grid, cells, skipped: [], ran: [], rerun: [], unfinished: [], failures: [], interrupted: false };
   const todo: Cell[] = [];
