@@ -22,6 +22,7 @@ import { sweep } from '../sweep/sweep.ts';
 import { getPreset, presetProtocols } from '../sweep/presets.ts';
 import { report } from '../report/report.ts';
 import { registerLiveCommands } from '../live/cli.ts';
+import { registerK8sCommand } from '../k8s/cli.ts';
 import { runLive } from '../live/run.ts';
 
 type Runtime = 'sim' | 'live';
@@ -206,6 +207,7 @@ export function buildProgram(): Command {
     });
 
   registerLiveCommands(program);
+  registerK8sCommand(program);
   registerSweepCommand(program);
   registerMergeCommand(program);
   registerCeilingCommand(program);
