@@ -14,7 +14,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { cpus, hostname, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -47,6 +47,8 @@ export interface HostAgentOptions {
   token: string;
   /** exit the process once the first authenticated coordinator has gone (a per-run agent) */
   once?: boolean;
+  /** where shipped bundles go (default: the OS temp dir); a netns run gives its work dir, which it removes even if this agent is killed */
+  workDir?: string;
 }
 
 export interface HostAgent {
@@ -60,7 +62,7 @@ const digest = (b: Uint8Array) => createHash('sha256').update(b).digest();
 class Session {
   readonly #kids = new Map<number, ChildProcess>();
   #dir: string | null = null;
-  constructor(readonly sock: Socket) {}
+  constructor(readonly sock: Socket, readonly workDir: string) {}
 
   send(m: FromAgent): void {
     if (!this.sock.destroyed) this.sock.write(encode(m));
@@ -72,7 +74,8 @@ class Session {
         if (this.#dir) return this.send({ k: 'error', error: 'bundle: already shipped on this connection' });
         const bad = m.files.find(([name]) => !FILE_NAME.test(name));
         if (bad) return this.send({ k: 'error', error: `bundle: file name "${bad[0]}" is not a plain file name` });
-        this.#dir = mkdtempSync(join(tmpdir(), 'fleetbench-agent-'));
+        mkdirSync(this.workDir, { recursive: true });
+        this.#dir = mkdtempSync(join(this.workDir, 'fleetbench-agent-'));
         for (const [name, bytes] of m.files) writeFileSync(join(this.#dir, name), bytes);
         return this.send({ k: 'bundled', dir: this.#dir });
       }
@@ -148,7 +151,7 @@ export function startHostAgent(opts: HostAgentOptions): Promise<HostAgent> {
             sock.destroySoon();
             return;
           }
-          session = new Session(sock);
+          session = new Session(sock, opts.workDir ?? tmpdir());
           sessions.add(session);
           served = true;
           const a = server.address();
@@ -201,7 +204,7 @@ export function startHostAgent(opts: HostAgentOptions): Promise<HostAgent> {
 async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { bind: { type: 'string' }, port: { type: 'string', default: '0' }, 'token-file': { type: 'string' }, once: { type: 'boolean', default: false } },
+    options: { bind: { type: 'string' }, port: { type: 'string', default: '0' }, 'token-file': { type: 'string' }, once: { type: 'boolean', default: false }, 'work-dir': { type: 'string' } },
   });
   if (!values.bind) throw new Error('host agent: --bind <address> is required (the only address it listens on)');
   const port = Number(values.port);
@@ -209,7 +212,7 @@ async function main(argv: string[]): Promise<void> {
   const token = values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : process.env[TOKEN_ENV];
   if (!token) throw new Error(`host agent: no token: set ${TOKEN_ENV} or pass --token-file`);
   delete process.env[TOKEN_ENV];
-  const agent = await startHostAgent({ bind: values.bind, port, token, once: values.once });
+  const agent = await startHostAgent({ bind: values.bind, port, token, once: values.once, workDir: values['work-dir'] });
   const bye = () => void agent.close().finally(() => process.exit(0));
   process.once('SIGTERM', bye);
   process.once('SIGINT', bye);

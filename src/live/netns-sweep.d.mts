@@ -7,6 +7,8 @@ export interface RunNames {
   hostLink(k: number): string;
   peerLink(k: number): string;
   table: string;
+  /** <tmpdir>/fb-<id>: files the run's processes write; removed with the run */
+  workDir: string;
 }
 export interface RunState {
   id: string;

@@ -7,8 +7,11 @@
 //   links        fb<id>br (bridge), fb<id>h<k> (host side of a veth), fb<id>p<k> (peer before the move)
 //   nftables     table bridge fb_<id> (partitions), table inet fb_<id> (the no-forwarding guard)
 //   state        /run/fleetbench-netns/<id>.json: owner pid and its start time, the subnet
+//   files        <tmpdir>/fb-<id>/: what the run's processes write (host agents' bundle copies)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const STATE_DIR = '/run/fleetbench-netns';
 export const RUN_ID = /^[0-9a-z]{8}$/;
@@ -23,6 +26,7 @@ export const names = (id) => ({
   hostLink: (k) => `fb${id}h${k}`,
   peerLink: (k) => `fb${id}p${k}`,
   table: `fb_${id}`,
+  workDir: join(tmpdir(), `fb-${id}`),
 });
 
 const run = (cmd, args, input) => execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -113,7 +117,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /**
  * Removes everything of run `id`: SIGKILLs every process inside its namespaces (a namespace
  * with processes in it outlives `ip netns del`), deletes the namespaces (their veth ends and
- * qdiscs go with them), the bridge and any stray link, both nftables tables, and the state file.
+ * qdiscs go with them), the bridge and any stray link, both nftables tables, the run's work
+ * directory and the state file.
  */
 export async function removeRun(id) {
   if (!RUN_ID.test(id)) throw new Error(`netns: not a run id: ${id}`);
@@ -139,6 +144,7 @@ export async function removeRun(id) {
   for (const l of leftovers(id).links) quiet('ip', ['link', 'del', l]);
   quiet('ip', ['link', 'del', n.bridge]);
   for (const t of leftovers(id).tables) quiet('nft', ['delete', 'table', ...t.split(' ')]);
+  rmSync(n.workDir, { recursive: true, force: true });
   rmSync(`${STATE_DIR}/${id}.json`, { force: true });
   return leftovers(id);
 }

@@ -168,6 +168,11 @@ export class NetnsHosts {
     this.#classes = this.hosts.map(() => new Map());
   }
 
+  /** a directory for the run's files (host agents' bundle copies); removed with the run */
+  get workDir(): string {
+    return this.#names.workDir;
+  }
+
   /** the prefix every namespace of this run carries (fb-<run>) */
   get prefix(): string {
     return this.#names.prefix;
