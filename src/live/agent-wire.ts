@@ -21,6 +21,8 @@ export interface AgentHostInfo {
   address: string;
   cpus: number;
   memBytes: number;
+  /** what the kernel says is available now (os.freemem: MemAvailable on Linux) */
+  availableBytes: number;
   pid: number;
   node: string;
 }

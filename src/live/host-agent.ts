@@ -16,7 +16,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { cpus, hostname, tmpdir, totalmem } from 'node:os';
+import { cpus, freemem, hostname, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -157,7 +157,7 @@ export function startHostAgent(opts: HostAgentOptions): Promise<HostAgent> {
           const a = server.address();
           session.send({
             k: 'welcome',
-            host: { protocol: AGENT_PROTOCOL, hostname: hostname(), address: typeof a === 'object' && a ? a.address : opts.bind, cpus: cpus().length, memBytes: totalmem(), pid: process.pid, node: process.version },
+            host: { protocol: AGENT_PROTOCOL, hostname: hostname(), address: typeof a === 'object' && a ? a.address : opts.bind, cpus: cpus().length, memBytes: totalmem(), availableBytes: freemem(), pid: process.pid, node: process.version },
           });
           return;
         }
