@@ -181,7 +181,7 @@ describe.skipIf(reason !== null)(`network namespaces as hosts${reason ? ` — sk
     expect(kid.exitCode !== null || kid.signalCode !== null).toBe(true);
   }, 30_000);
 
-  it('when the owner is SIGKILLed mid-run, its watchdog removes processes, namespaces, links, qdiscs and rules', async () => {
+  it.each(['SIGKILL', 'SIGINT', 'SIGTERM'] as const)('when the owner dies of %s mid-run, its watchdog removes processes, namespaces, links, qdiscs and rules', async (signal) => {
     const owner = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'src/live/fixtures/netns-owner.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     const info = await new Promise<{ runId: string; pids: number[] }>((res, rej) => {
       let buf = '';
@@ -193,7 +193,7 @@ describe.skipIf(reason !== null)(`network namespaces as hosts${reason ? ` — sk
       owner.once('exit', (code) => rej(new Error(`owner exited early (${code})`)));
     });
     expect(kernelMentions(info.runId).length).toBeGreaterThan(0);
-    owner.kill('SIGKILL');
+    owner.kill(signal);
     let left = kernelMentions(info.runId);
     for (let i = 0; i < 100 && left.length; i++) {
       await sleep(100);
