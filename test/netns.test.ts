@@ -5,8 +5,8 @@
  * create (198.18.0.0/15); nothing else is contacted.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsHosts, netemUnavailableReason, netnsRuns, netnsUnavailableReason, runLeftovers, sweepLeftovers } from '../src/live/netns.ts';
@@ -155,6 +155,19 @@ describe.skipIf(reason !== null)(`network namespaces as hosts${reason ? ` — sk
     expect(await hosts.heal()).toMatch(/^heal: /);
     expect(pings(hosts, 0, h[2].address)).toBe(true);
     expect(pings(hosts, 3, h[1].address)).toBe(true);
+  }, 60_000);
+
+  it('runs created at the same moment get different subnets, and give their subnet back at teardown', async () => {
+    const runs = await Promise.all([NetnsHosts.create(1), NetnsHosts.create(1), NetnsHosts.create(1)]);
+    try {
+      const subnets = runs.map((r) => r.bridgeAddress.split('.').slice(0, 3).join('.'));
+      expect(new Set([...subnets, hosts.bridgeAddress.split('.').slice(0, 3).join('.')]).size).toBe(4);
+      for (const s of subnets) expect(readdirSync(STATE_DIR)).toContain(`subnet-${s}`);
+    } finally {
+      await Promise.all(runs.map((r) => r.teardown()));
+    }
+    const locks = readdirSync(STATE_DIR).filter((f) => f.startsWith('subnet-')).map((f) => readFileSync(join(STATE_DIR, f), 'utf8'));
+    for (const r of runs) expect(locks).not.toContain(r.runId);
   }, 60_000);
 
   it('rejects bad fault input with the field named', async () => {

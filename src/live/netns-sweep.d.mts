@@ -14,7 +14,7 @@ export interface RunState {
   id: string;
   pid: number;
   startTime: string;
-  subnet: string;
+  subnet: string | null;
   hosts: number;
 }
 export interface Leftovers {

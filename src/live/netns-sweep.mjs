@@ -145,6 +145,18 @@ export async function removeRun(id) {
   quiet('ip', ['link', 'del', n.bridge]);
   for (const t of leftovers(id).tables) quiet('nft', ['delete', 'table', ...t.split(' ')]);
   rmSync(n.workDir, { recursive: true, force: true });
+  try {
+    for (const f of readdirSync(STATE_DIR)) {
+      if (!f.startsWith('subnet-')) continue;
+      try {
+        if (readFileSync(join(STATE_DIR, f), 'utf8') === id) rmSync(join(STATE_DIR, f), { force: true });
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+  } catch {
+    /* no state dir */
+  }
   rmSync(`${STATE_DIR}/${id}.json`, { force: true });
   return leftovers(id);
 }

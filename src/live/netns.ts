@@ -25,7 +25,7 @@
  */
 import { execFile, fork, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync, renameSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -112,6 +112,39 @@ export function netemUnavailableReason(): Promise<string | null> {
   return netemChecked;
 }
 
+/**
+ * A /24 no other run uses: not on any interface, and claimed with an exclusive-create lock file
+ * (subnet-<base> in the state dir, holding the run id) so that two runs starting at once cannot
+ * pick the same one. A lock whose run is gone (no state file, or a dead owner) is taken over.
+ */
+async function claimSubnet(id: string): Promise<string> {
+  const used = await usedSubnets();
+  const live = new Set(listRuns().filter((r) => !orphanedRuns().includes(r)));
+  const start = parseInt(id.slice(0, 4), 16) % SUBNETS;
+  for (let j = 0; j < SUBNETS; j++) {
+    const s = subnetBase((start + j) % SUBNETS);
+    if (used.has(s)) continue;
+    const lock = join(STATE_DIR, `subnet-${s}`);
+    try {
+      writeFileSync(lock, id, { flag: 'wx' });
+      return s;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let owner = '';
+      try {
+        owner = readFileSync(lock, 'utf8');
+      } catch {
+        /* released meanwhile: try the next */
+      }
+      if (owner && owner !== id && !live.has(owner)) {
+        writeFileSync(lock, id);
+        return s;
+      }
+    }
+  }
+  throw new Error('netns: every /24 of 198.18.0.0/15 is in use on this machine');
+}
+
 /** 198.18.0.0/15 subnet i (0–511) as its first three octets. */
 function subnetBase(i: number): string {
   return `198.${18 + (i >> 8)}.${i & 255}`;
@@ -187,20 +220,17 @@ export class NetnsHosts {
     const why = await netnsUnavailableReason();
     if (why) throw new UsageError(`hosts netns: unavailable here: ${why}`);
     const id = randomBytes(4).toString('hex');
-    const used = await usedSubnets();
-    const start = parseInt(id.slice(0, 4), 16) % SUBNETS;
-    let subnet: string | null = null;
-    for (let j = 0; j < SUBNETS && !subnet; j++) {
-      const s = subnetBase((start + j) % SUBNETS);
-      if (!used.has(s)) subnet = s;
-    }
-    if (!subnet) throw new Error('netns: every /24 of 198.18.0.0/15 is in use on this machine');
-
     writeStateDir();
     const st = startTime(process.pid);
-    const tmp = join(STATE_DIR, `.${id}.tmp`);
-    writeFileSync(tmp, JSON.stringify({ id, pid: process.pid, startTime: st, subnet, hosts: k }));
-    renameSync(tmp, join(STATE_DIR, `${id}.json`));
+    const writeState = (subnet: string | null) => {
+      const tmp = join(STATE_DIR, `.${id}.tmp`);
+      writeFileSync(tmp, JSON.stringify({ id, pid: process.pid, startTime: st, subnet, hosts: k }));
+      renameSync(tmp, join(STATE_DIR, `${id}.json`));
+    };
+    // the state file first: from here on a kill leaves a run the sweep can find
+    writeState(null);
+    const subnet = await claimSubnet(id);
+    writeState(subnet);
     const reaper = fork(join(HERE, 'netns-reaper.mjs'), [], { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'ipc'], execArgv: [] });
     await new Promise<void>((resolve, reject) => {
       reaper.once('message', () => resolve());
