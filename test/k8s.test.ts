@@ -88,6 +88,8 @@ describe('k8s render', () => {
     expect(m.job.spec!.backoffLimit).toBe(0);
     expect(coord.command![2]).toContain("'--hosts' 'agents:/config/hosts.json'");
     expect(coord.command![2]).toContain("'--set' 'limits.coresPerNode=1'");
+    expect(coord.command!.slice(0, 2)).toEqual(['sh', '-c']);
+    execFileSync('sh', ['-n', '-c', coord.command![2]]); // the wrapper script parses
     const scenario = parseScenario(JSON.parse(m.config.data!['scenario.json']), 'configmap');
     expect(scenario.name).toBe('steady');
     const hosts = HostsFileSchema.parse(JSON.parse(m.config.data!['hosts.json']));
