@@ -55,6 +55,12 @@ async function forkOneNode(host: string, port: number, bundles: Bundles): Promis
   const m = await listening;
   const pid = node.pid!;
   expect(gone(pid)).toBe(false);
+  // the agent reads /proc on its host: a live node has memory, threads and fds; an unknown id is null
+  const s = await conn.sample([0, 99]);
+  expect(s.get(0)!.rssBytes).toBeGreaterThan(0);
+  expect(s.get(0)!.threads).toBeGreaterThanOrEqual(m.baseThreads);
+  expect(s.get(0)!.fds).toBeGreaterThan(0);
+  expect(s.get(99)).toBeNull();
   await conn.close();
   return { listening: m, pid };
 }

@@ -57,6 +57,8 @@ describe('placement through host agents', () => {
       expect(nodes.map((n) => p.hostOf(n.id))).toEqual([0, 1, 0]);
       expect(p.hosts.map((h) => h.bundleDir)).not.toContain(bundles.dir); // each agent has its own copy
       for (const n of nodes) expect(await listen(p, n)).toBeGreaterThan(0);
+      const s = await p.sample([0, 1, 2]);
+      expect([...s.values()].every((x) => x !== null && x.rssBytes > 0)).toBe(true);
       await p.close();
       expect(await allGone(nodes.map((n) => n.pid!))).toEqual([]);
     } finally {

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import type { ProcSample } from './procfs.ts';
 import { frame, decode, encode, readFrames, MAX_FRAME_BYTES, type AgentHostInfo, type FromAgent, type ToAgent } from './agent-wire.ts';
 
 export class AgentError extends Error {}
@@ -149,6 +150,15 @@ export class AgentConnection {
     }
     node.pid = m.pid;
     return node;
+  }
+
+  #sampleSeq = 0;
+  /** The OS's figures for nodes on this agent's host (/proc read there); null for a node that is gone. */
+  async sample(ids: readonly number[]): Promise<Map<number, ProcSample | null>> {
+    const seq = ++this.#sampleSeq;
+    const reply = this.#wait((m): m is Extract<FromAgent, { k: 'samples' }> => m.k === 'samples' && m.seq === seq, 'sample');
+    this.request({ k: 'sample', seq, ids: [...ids] });
+    return new Map((await reply).entries);
   }
 
   #dispatch(m: FromAgent): void {

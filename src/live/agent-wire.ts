@@ -7,6 +7,7 @@
  */
 import { serialize, deserialize } from 'node:v8';
 import type { Socket } from 'node:net';
+import type { ProcSample } from './procfs.ts';
 
 /** frames before authentication: the token, nothing more */
 export const MAX_HELLO_BYTES = 1024;
@@ -34,7 +35,9 @@ export type ToAgent =
   /** fork `entry` of the shipped bundle with an IPC channel ('advanced' serialization) */
   | { k: 'fork'; id: number; entry: string }
   | { k: 'send'; id: number; msg: unknown }
-  | { k: 'kill'; id: number; signal: NodeJS.Signals };
+  | { k: 'kill'; id: number; signal: NodeJS.Signals }
+  /** read /proc on the agent's host for these nodes (memory, threads, fds, CPU are the OS's, wherever the node runs) */
+  | { k: 'sample'; seq: number; ids: number[] };
 
 /** agent → coordinator */
 export type FromAgent =
@@ -46,7 +49,9 @@ export type FromAgent =
   | { k: 'msg'; id: number; msg: unknown }
   | { k: 'stderr'; id: number; data: string }
   | { k: 'exit'; id: number; code: number | null; signal: NodeJS.Signals | null }
-  | { k: 'error'; error: string };
+  | { k: 'error'; error: string }
+  /** per requested node: its /proc sample, or null when it is gone */
+  | { k: 'samples'; seq: number; entries: Array<[number, ProcSample | null]> };
 
 export function frame(payload: Uint8Array): Buffer {
   const head = Buffer.allocUnsafe(4);

@@ -20,6 +20,7 @@ import { cpus, freemem, hostname, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { sampleProc } from './procfs.ts';
 import { AGENT_PROTOCOL, MAX_FRAME_BYTES, MAX_HELLO_BYTES, decode, encode, readFrames, type FromAgent, type ToAgent } from './agent-wire.ts';
 
 export const TOKEN_ENV = 'FLEETBENCH_AGENT_TOKEN';
@@ -113,6 +114,15 @@ class Session {
         }
         return;
       }
+      case 'sample':
+        return this.send({
+          k: 'samples',
+          seq: m.seq,
+          entries: m.ids.map((id): [number, ReturnType<typeof sampleProc>] => {
+            const pid = this.#kids.get(id)?.pid;
+            return [id, pid ? sampleProc(pid) : null];
+          }),
+        });
       default:
         this.send({ k: 'error', error: `unknown request ${JSON.stringify((m as { k?: unknown }).k)}` });
     }

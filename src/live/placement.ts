@@ -22,6 +22,7 @@ import type { Bundles } from './bundle.ts';
 import { TOKEN_ENV } from './host-agent.ts';
 import { placeNode, type HostsSpec } from './hosts.ts';
 import { NetnsHosts } from './netns.ts';
+import type { ProcSample } from './procfs.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -93,6 +94,17 @@ export class Placement {
   fork(id: number): Promise<RemoteNode> {
     if (this.#closed) throw new Error('placement: closed');
     return this.#conns[this.hostOf(id)].fork(id, 'node.mjs');
+  }
+
+  /** /proc figures of these nodes, each read by the agent on the node's host. */
+  async sample(ids: readonly number[]): Promise<Map<number, ProcSample | null>> {
+    const byHost = new Map<number, number[]>();
+    for (const id of ids) {
+      const h = this.hostOf(id);
+      byHost.set(h, [...(byHost.get(h) ?? []), id]);
+    }
+    const parts = await Promise.all([...byHost].map(([h, list]) => this.#conns[h].sample(list)));
+    return new Map(parts.flatMap((m) => [...m]));
   }
 
   /** Drops every agent connection (the agents kill their nodes) and removes the namespaces. */
