@@ -22,6 +22,7 @@ import { getPreset, presetProtocols } from '../sweep/presets.ts';
 import { report } from '../report/report.ts';
 import { registerLiveCommands } from '../live/cli.ts';
 import { RUNTIMES, checkTransport, getRuntime, type RuntimeName, type TransportKind } from '../runtimes.ts';
+import { registerK8sCommand } from '../k8s/cli.ts';
 
 interface RuntimeChoice {
   runtime: RuntimeName;
@@ -201,6 +202,7 @@ export function buildProgram(): Command {
     });
 
   registerLiveCommands(program);
+  registerK8sCommand(program);
   registerSweepCommand(program);
   registerMergeCommand(program);
   registerCeilingCommand(program);

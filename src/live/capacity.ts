@@ -62,8 +62,8 @@ function openFilesLimit(): number {
   }
 }
 
-/** The plan for `cfg`, or a UsageError naming what does not fit and by how much. */
-export function planFleet(cfg: RunConfig, headroom = 0.85): FleetPlan {
+/** One node process of `cfg`'s fleet: how many there are, its Workers, sockets and estimated bytes. */
+export function nodeEstimate(cfg: RunConfig): { processes: number; largestFleet: number; workersPerNode: number; socketsPerNode: number; bytesPerNode: number } {
   const added = cfg.scenario.events.reduce((n, e) => n + (e.type === 'add' ? e.count : 0), 0);
   const processes = cfg.nodes + added;
   const largestFleet = processes; // removals and crashes only shrink it
@@ -71,9 +71,14 @@ export function planFleet(cfg: RunConfig, headroom = 0.85): FleetPlan {
   // a protocol with thread entries is assumed to run one per peer (thread-per-peer's shape), up to the limit
   const workersPerNode = threaded ? Math.max(0, Math.min(largestFleet - 1, cfg.limits.threadsPerNode - LIVE_COSTS.baseThreads.value)) : 0;
   const socketsPerNode = 2 * (largestFleet - 1) + 1;
-  const estimatedBytes =
-    processes * (LIVE_COSTS.nodeProcessBytes.value + workersPerNode * LIVE_COSTS.workerBytes.value + (largestFleet - 1) * LIVE_COSTS.connectionBytes.value) +
-    150 * MB; // coordinator, load generator, reaper
+  const bytesPerNode = LIVE_COSTS.nodeProcessBytes.value + workersPerNode * LIVE_COSTS.workerBytes.value + (largestFleet - 1) * LIVE_COSTS.connectionBytes.value;
+  return { processes, largestFleet, workersPerNode, socketsPerNode, bytesPerNode };
+}
+
+/** The plan for `cfg`, or a UsageError naming what does not fit and by how much. */
+export function planFleet(cfg: RunConfig, headroom = 0.85): FleetPlan {
+  const { processes, largestFleet, workersPerNode, socketsPerNode, bytesPerNode } = nodeEstimate(cfg);
+  const estimatedBytes = processes * bytesPerNode + 150 * MB; // coordinator, load generator, reaper
   const availableBytes = meminfo('MemAvailable') * headroom;
   const estimatedThreads = processes * (LIVE_COSTS.baseThreads.value + workersPerNode);
   const plan: FleetPlan = { processes, largestFleet, workersPerNode, estimatedBytes, availableBytes, estimatedThreads, socketsPerNode };

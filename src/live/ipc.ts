@@ -24,12 +24,16 @@ export interface NodeInit {
    * stray or hostile local process cannot pose as a peer. Absent: derived (fallbackRunToken).
    */
   token?: string;
+  /** the address to listen on: the node's host (a namespace host's own address); default 127.0.0.1 */
+  bindHost?: string;
 }
 
 /** coordinator → node */
 export type ToNode =
   | NodeInit
   | { k: 'addrs'; entries: Array<[number, number]> }
+  /** the host address of peers not on loopback (nodes placed on other hosts); send before their addrs */
+  | { k: 'hosts'; entries: Array<[number, string]> }
   | { k: 'start'; boot: Bootstrap; t0Epoch: number; membership: number[] }
   | { k: 'membership'; list: number[] }
   | { k: 'originate'; shard: number; cluster: number; version: number }
@@ -84,6 +88,8 @@ export type ToLoadgen =
   | { k: 'fes'; add: Array<[number, number, number]>; remove: number[]; shardCell?: Int32Array }
   /** driven mode: flat [fe, shard, tMs]… requests issued by the driver at runtime time tMs */
   | { k: 'issue'; reqs: number[] }
+  /** FE host addresses for FEs not on loopback; send before the `fes` that adds them */
+  | { k: 'feHosts'; entries: Array<[number, string]> }
   | { k: 'stop' };
 
 export type FromLoadgen =
@@ -97,6 +103,7 @@ export type ToWorker =
   | { k: 'parent'; msg: unknown }
   | { k: 'net'; from: number; bytes: Uint8Array }
   | { k: 'addr'; id: number; port: number }
+  | { k: 'host'; id: number; host: string }
   | { k: 'filter'; loss: number; groups: Array<[number, number]> };
 
 /** Worker → main loop */
@@ -118,6 +125,8 @@ export interface WorkerInit {
   init: unknown;
   t0Epoch: number;
   addrs: Array<[number, number]>;
+  /** peers' host addresses where not loopback */
+  hosts?: Array<[number, string]>;
   loss: number;
   groups: Array<[number, number]>;
   fdsPerNode: number;

@@ -61,13 +61,15 @@ export function runLoadgen(): void {
     }
   };
 
+  /** FEs on other hosts: fe → address (absent: loopback) */
+  const feHosts = new Map<number, string>();
   const dial = (fe: number, port: number) => {
     links.set(
       fe,
       new Link(port, helloFrame(HELLO_LOADGEN, 0, tokenBytes(init!.token ?? fallbackRunToken(init!.seed))), {
         message: (b) => onReply(fe, b),
         close: () => links.delete(fe),
-      }),
+      }, feHosts.get(fe)),
     );
   };
 
@@ -151,6 +153,9 @@ export function runLoadgen(): void {
           new FlatRouter(2), // only pickShard is used: cells come from the coordinator
         );
         sendUp({ k: 'ready' });
+        return;
+      case 'feHosts':
+        for (const [fe, h] of m.entries) feHosts.set(fe, h);
         return;
       case 'fes':
         if (m.shardCell) shardCell = m.shardCell;

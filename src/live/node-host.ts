@@ -127,6 +127,8 @@ class NodeHost implements NodeContext<any>, Reporter {
   #server!: TransportServer;
   #baseThreads = 0;
   readonly #addrs = new Map<number, number>();
+  /** peers on other hosts: id → address (absent: loopback) */
+  readonly #hosts = new Map<number, string>();
   readonly #out = new Map<number, OutLink>();
   readonly #inbound = new Map<number, Set<Conn>>();
   readonly #receivers = new Map<number, WorkerRec>();
@@ -168,7 +170,7 @@ class NodeHost implements NodeContext<any>, Reporter {
       if (!mine.includes(leaf)) throw new Error(`node ${init.id}: entered ${init.cgroup} but /proc/self/cgroup says:\n${mine}`);
     }
     const host = new NodeHost(def, init);
-    host.#server = await startServer(init.transport, (c) => host.#accept(c), init.uwsBinary ?? undefined);
+    host.#server = await startServer(init.transport, (c) => host.#accept(c), init.uwsBinary ?? undefined, init.bindHost);
     host.#baseThreads = threadsNow();
     send({ k: 'listening', port: host.#server.port, baseThreads: host.#baseThreads, cgroup: init.cgroup });
     setInterval(() => host.#sendStats(), init.statsEveryMs).unref();
@@ -196,6 +198,13 @@ class NodeHost implements NodeContext<any>, Reporter {
           if (this.#addrs.get(id) === port) continue;
           this.#addrs.set(id, port);
           for (const w of this.#workers.values()) w.worker.postMessage({ k: 'addr', id, port } satisfies ToWorker);
+        }
+        return;
+      case 'hosts':
+        for (const [id, h] of m.entries) {
+          if (this.#hosts.get(id) === h) continue;
+          this.#hosts.set(id, h);
+          for (const w of this.#workers.values()) w.worker.postMessage({ k: 'host', id, host: h } satisfies ToWorker);
         }
         return;
       case 'start':
@@ -390,7 +399,7 @@ class NodeHost implements NodeContext<any>, Reporter {
       close: () => {
         this.#budget.closed();
       },
-    });
+    }, this.#hosts.get(peer));
     return link;
   }
 
@@ -534,6 +543,7 @@ class NodeHost implements NodeContext<any>, Reporter {
       init,
       t0Epoch: this.#t0Epoch,
       addrs: [...this.#addrs],
+      hosts: [...this.#hosts],
       loss: this.#filter.loss,
       groups: this.#filter.groupsList(),
       fdsPerNode: this.#init.fdsPerNode,

@@ -49,6 +49,15 @@ export const LiveSectionSchema = z.object({
   }),
   /** how scenario faults were applied */
   faults: z.string(),
+  /** nodes placed on other hosts (--hosts netns:K | agents:FILE); absent for one machine */
+  hosts: z
+    .object({
+      kind: z.enum(['netns', 'agents']),
+      perHost: z.array(z.object({ host: Num, address: z.string(), nodes: Num, estimatedBytes: Num, availableBytes: Num, cpus: Num })),
+    })
+    .optional(),
+  /** each network fault as applied on the hosts (kernel: tc netem / nftables), when hosts carry them */
+  faultLog: z.array(z.object({ atMs: Num, line: z.string() })).optional(),
   /** what travels in a frame, and what is counted */
   framing: z.string(),
   wallMs: Num,

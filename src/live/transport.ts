@@ -85,13 +85,19 @@ export interface TransportServer {
   close(): void;
 }
 
-/** Starts a server on 127.0.0.1 at a fresh port; `accept` is called once per inbound connection. */
-export async function startServer(kind: TransportKind, accept: (conn: Conn) => ConnHandler, uwsBinary?: string): Promise<TransportServer> {
-  return kind === 'ws' ? startWsServer(accept) : startUwsServer(accept, uwsBinary);
+/** Where nodes listen and dial unless told otherwise: one machine, loopback. */
+export const LOOPBACK = '127.0.0.1';
+
+/**
+ * Starts a server on `host` (loopback unless the node runs on a namespace host, which binds its
+ * own address) at a fresh port; `accept` is called once per inbound connection.
+ */
+export async function startServer(kind: TransportKind, accept: (conn: Conn) => ConnHandler, uwsBinary?: string, host: string = LOOPBACK): Promise<TransportServer> {
+  return kind === 'ws' ? startWsServer(accept, host) : startUwsServer(accept, uwsBinary, host);
 }
 
-async function startWsServer(accept: (conn: Conn) => ConnHandler): Promise<TransportServer> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: MAX_FRAME, clientTracking: false });
+async function startWsServer(accept: (conn: Conn) => ConnHandler, host: string): Promise<TransportServer> {
+  const wss = new WebSocketServer({ host, port: 0, perMessageDeflate: false, maxPayload: MAX_FRAME, clientTracking: false });
   await new Promise<void>((res, rej) => {
     wss.once('listening', res);
     wss.once('error', rej);
@@ -123,7 +129,7 @@ async function startWsServer(accept: (conn: Conn) => ConnHandler): Promise<Trans
   return { kind: 'ws', port, close: () => wss.close() };
 }
 
-async function startUwsServer(accept: (conn: Conn) => ConnHandler, uwsBinary?: string): Promise<TransportServer> {
+async function startUwsServer(accept: (conn: Conn) => ConnHandler, uwsBinary: string | undefined, host: string): Promise<TransportServer> {
   if (!uwsBinary) throw new Error('startServer(uws): the native binary path is required');
   const uws = loadUwsNative(uwsBinary);
   interface UD {
@@ -166,7 +172,7 @@ async function startUwsServer(accept: (conn: Conn) => ConnHandler, uwsBinary?: s
     },
   });
   const token = await new Promise<unknown>((res, rej) => {
-    app.listen('127.0.0.1', 0, (t) => (t ? res(t) : rej(new Error('uWS: listen on 127.0.0.1:0 failed'))));
+    app.listen(host, 0, (t) => (t ? res(t) : rej(new Error(`uWS: listen on ${host}:0 failed`))));
   });
   const port = uws.us_socket_local_port(token as never);
   return {
@@ -186,8 +192,8 @@ export class Link implements Conn {
   #closed = false;
   #notified = false;
 
-  constructor(port: number, hello: Uint8Array, h: ConnHandler) {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false, maxPayload: MAX_FRAME });
+  constructor(port: number, hello: Uint8Array, h: ConnHandler, host: string = LOOPBACK) {
+    const ws = new WebSocket(`ws://${host}:${port}/`, { perMessageDeflate: false, maxPayload: MAX_FRAME });
     this.#ws = ws;
     ws.binaryType = 'nodebuffer';
     ws.on('open', () => {

@@ -27,6 +27,7 @@ export function runWorker(base: ProtocolDefinition<any>, modules: ReadonlyArray<
   const counters = new Float64Array(d.counters);
   const budget = new SocketBudget(d.sockets);
   const addrs = new Map(d.addrs);
+  const hosts = new Map(d.hosts ?? []);
   const filter = new DropFilter(d.self, new Rng(d.seed, filterStream(d.self, d.threadId)));
   filter.set(d.loss, d.groups);
   const rng = new Rng(d.seed, threadStream(d.self, d.threadId));
@@ -107,7 +108,7 @@ export function runWorker(base: ProtocolDefinition<any>, modules: ReadonlyArray<
           counters[C_SOCKETS]--;
           budget.closed();
         },
-      });
+      }, hosts.get(peer));
       links.set(peer, link);
       post({ k: 'hold', peer });
       return 'ok';
@@ -134,6 +135,9 @@ export function runWorker(base: ProtocolDefinition<any>, modules: ReadonlyArray<
         return;
       case 'addr':
         addrs.set(m.id, m.port);
+        return;
+      case 'host':
+        hosts.set(m.id, m.host);
         return;
       case 'filter':
         filter.set(m.loss, m.groups);
