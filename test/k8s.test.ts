@@ -176,7 +176,7 @@ describe('--hosts', () => {
     ['netns:0', /netns:K needs K in 1–250/],
     ['netns:x', /expected local, netns:K or agents:FILE/],
     ['cluster', /expected local, netns:K or agents:FILE/],
-    ['agents:/nonexistent/hosts.json', /not a readable JSON file/],
+    ['agents:/nonexistent/hosts.json', /hosts.json: cannot read/],
   ])('%s is refused naming the flag', (v, msg) => {
     expect(() => parseHostsSpec(v)).toThrow(msg);
   });
