@@ -2,6 +2,7 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { UsageError } from '../errors.ts';
 import { propose, type ProposeOutput } from './propose.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -13,6 +14,7 @@ export interface RunProposalOptions {
   out?: string;
   quick?: boolean;
   quiet?: boolean;
+  jobs?: number;
 }
 
 /**
@@ -33,6 +35,7 @@ export async function runProposal(o: RunProposalOptions): Promise<{ code: number
       file: o.file ?? DEFAULT_PROPOSAL,
       out: o.out,
       quick: o.quick,
+      jobs: o.jobs,
       onProgress: o.quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
       shouldStop: () => stop,
     });
@@ -60,9 +63,14 @@ export function registerProposeCommand(program: Command): Command {
     .argument('<file>', 'proposal file, e.g. bench/proposals/kinesis-2020.json')
     .option('-o, --out <dir>', 'output folder (default results/runs/proposals/<name>[-quick]); rerunning into it resumes')
     .option('--quick', "the proposal's quick settings: fewer seeds, shorter ceiling runs")
+    .option('-j, --jobs <n>', 'runs at once, each on a worker thread (default: available cores)', (v: string) => {
+      const n = Number(v);
+      if (!/^\d+$/.test(v.trim()) || n < 1) throw new UsageError(`--jobs: expected an integer ≥ 1, got "${v}"`);
+      return n;
+    })
     .option('-q, --quiet', 'no progress lines')
-    .action(async (file: string, o: { out?: string; quick?: boolean; quiet?: boolean }) => {
-      const { code } = await runProposal({ file, out: o.out, quick: o.quick, quiet: o.quiet });
+    .action(async (file: string, o: { out?: string; quick?: boolean; quiet?: boolean; jobs?: number }) => {
+      const { code } = await runProposal({ file, out: o.out, quick: o.quick, quiet: o.quiet, jobs: o.jobs });
       if (code) process.exitCode = code;
     });
 }

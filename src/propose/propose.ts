@@ -9,14 +9,14 @@
  * it is incomplete.
  */
 import { existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import Tinypool from 'tinypool';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
-import { UsageError } from '../errors.ts';
 import { ResultSchema, type Result } from '../results/schema.ts';
 import { checkWritable, readJson, writeJsonAtomic } from '../results/files.ts';
 import { machineInfo, toolInfo } from '../results/meta.ts';
-import { ceiling, failuresOf } from '../ceiling/ceiling.ts';
+import { failuresOf } from '../ceiling/ceiling.ts';
 import { CeilingResultSchema, type CeilingResult } from '../ceiling/schema.ts';
 import { parseSlo } from '../ceiling/slo.ts';
 import { powerFit } from '../compare/stats.ts';
@@ -24,12 +24,28 @@ import type { Scenario } from '../harness/scenario.ts';
 import { loadProposal } from './schema.ts';
 import { ceilingCommand, effectiveSettings, planDesigns, runCommand, type DesignPlan, type RunPlan, type Settings } from './plan.ts';
 import { figureDefs, fmtX, fmtYears, overlaps, spread, type FigureKey, type Spread } from './figures.ts';
-import { simulate } from './simulate.ts';
+import type { Task, TaskOutcome } from './task.ts';
 import { PROPOSAL_RESULT_SCHEMA, type CeilingSummary, type DesignOutcome, type ProposalResult } from './result-schema.ts';
 import { writeDocuments, type DocumentFiles } from './document.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const PROPOSALS_DIR = resolve(ROOT, 'results/runs/proposals');
+const WORKER_URL = new URL('./worker.mjs', import.meta.url);
+
+const ranNow = (todo: readonly { task: Task }[], path: string) => todo.some((t) => t.task.out === path);
+
+/** The progress line for a finished task, read from the file it wrote. */
+function describeFile(t: Task, slos: readonly string[]): string {
+  const raw = readJson(t.out);
+  if (t.kind === 'run') {
+    const failures = failuresOf(raw as Result, slos.map(parseSlo));
+    return failures.length ? `UNHEALTHY (${failures.map((x) => x.name).join(', ')})` : 'healthy';
+  }
+  const c = raw as CeilingResult;
+  const n = c.status === 'beyond-machine' ? (c.projection?.ceiling !== null && c.projection?.ceiling !== undefined ? `${c.projection.ceiling} projected` : `≥ ${c.maxNodes} projected`) : c.status === 'max-reached' ? `≥ ${c.ceiling}` : String(c.ceiling ?? `< ${c.firstFailing?.nodes}`);
+  const b = c.firstFailing?.binding.name ?? c.projection?.binding?.name;
+  return `ceiling ${n} FEs${b ? ` (${b})` : ''}, ${c.runs.length} runs`;
+}
 
 export interface ProposeOptions {
   file: string;
@@ -38,6 +54,8 @@ export interface ProposeOptions {
   /** one line per finished step, for the terminal */
   onProgress?: (line: string) => void;
   shouldStop?: () => boolean;
+  /** runs at once (worker threads); default: this machine's available parallelism */
+  jobs?: number;
 }
 
 export interface ProposeOutput {
@@ -368,6 +386,7 @@ export async function propose(o: ProposeOptions): Promise<ProposeOutput> {
   const total = plans.length * (settings.seeds.length + 1);
   let done = 0;
   let interrupted = false;
+  if (stop()) interrupted = true;
   const scenarioFiles = new Map<string, string | null>();
   for (const dp of plans) {
     let f: string | null = null;
@@ -378,81 +397,84 @@ export async function propose(o: ProposeOptions): Promise<ProposeOutput> {
     scenarioFiles.set(dp.design.name, f);
   }
 
-  // 1. every design on the scenario, over the seeds
-  const finished = new Map<string, Parameters<typeof analyse>[2]>();
-  outer: for (const dp of plans) {
-    const list: Parameters<typeof analyse>[2] = [];
-    finished.set(dp.design.name, list);
+  // what is already on disk is reused; the rest goes to a pool of workers, longest first
+  const stopFlag = new Int32Array(new SharedArrayBuffer(4));
+  const todo: { label: string; cost: number; task: Task }[] = [];
+  const runInfo = new Map<string, { dp: DesignPlan; rp: RunPlan; path: string; command: string }>();
+  for (const dp of plans) {
     for (const rp of dp.runs) {
       const path = join(outDir, 'runs', rp.file);
       const scenarioArg = scenarioFiles.get(dp.design.name) ?? p.scenario;
-      const cmd = runCommand(dp, rp, /[/\\]/.test(scenarioArg) ? relative(process.cwd(), scenarioArg) : scenarioArg, relative(process.cwd(), path));
-      const old = reusableRun(path, rp);
-      if (old) {
-        list.push({ rp, result: old, reused: true, wallMs: old.sim?.wallMs ?? null, file: rel(path), command: cmd });
-        say(`[${++done}/${total}] ${dp.design.name} seed ${rp.seed}: reused ${rel(path)}`);
-        continue;
+      const command = runCommand(dp, rp, /[/\\]/.test(scenarioArg) ? relative(process.cwd(), scenarioArg) : scenarioArg, relative(process.cwd(), path));
+      runInfo.set(path, { dp, rp, path, command });
+      if (reusableRun(path, rp)) say(`[${++done}/${total}] ${dp.design.name} seed ${rp.seed}: reused ${rel(path)}`);
+      else {
+        // all-to-all work grows with N² (and thread-per-peer's wakeups with it); SWIM's with N
+        const n = rp.cfg.nodes;
+        const cost = dp.design.protocol === 'swim' ? n : n * n * (rp.cfg.params['inner'] === 'swim' ? 0.1 : 1) * (String(rp.cfg.params['inner'] ?? dp.design.protocol) === 'thread-per-peer' ? 4 : 1);
+        todo.push({ label: `${dp.design.name} seed ${rp.seed}`, cost: cost * (rp.cfg.durationMs / 1000), task: { kind: 'run', req: rp.req, out: path, stop: stopFlag } });
       }
-      if (stop()) {
-        interrupted = true;
-        break outer;
-      }
-      const t0 = performance.now();
-      const r = await simulate(rp.req, { shouldStop: stop });
-      if (!r.run.completed) {
-        interrupted = true;
-        break outer;
-      }
-      writeJsonAtomic(path, r);
-      const wallMs = performance.now() - t0;
-      list.push({ rp, result: r, reused: false, wallMs, file: rel(path), command: cmd });
-      const failures = failuresOf(r, p.slos.map(parseSlo));
-      say(`[${++done}/${total}] ${dp.design.name} seed ${rp.seed}: ${failures.length ? `UNHEALTHY (${failures.map((x) => x.name).join(', ')})` : 'healthy'} — ${(wallMs / 1000).toFixed(1)} s`);
     }
   }
-
-  // 2. each design's ceiling
-  const ceilings = new Map<string, { c: CeilingResult; summary: CeilingSummary }>();
-  if (!interrupted) {
-    for (const dp of plans) {
-      const path = join(outDir, 'ceilings', `${dp.design.name}.json`);
-      const cmd = ceilingCommand(dp, relative(process.cwd(), path));
-      let c = reusableCeiling(path, dp);
-      const reused = c !== null;
-      if (!c) {
-        if (stop()) {
-          interrupted = true;
-          break;
-        }
-        const t0 = performance.now();
-        try {
-          c = await ceiling({
-            protocol: dp.design.protocol,
-            scenario: dp.ceiling.scenario,
-            slos: dp.ceiling.slos,
-            sets: dp.ceiling.sets,
-            seed: dp.ceiling.seed,
-            durationMs: dp.ceiling.durationMs,
-            startNodes: dp.ceiling.startNodes,
-            maxNodes: dp.ceiling.maxNodes,
-            budget: { wallMs: dp.ceiling.maxRunWallMs },
-            shouldStop: stop,
-          });
-        } catch (e) {
-          if (e instanceof UsageError && stop()) {
-            interrupted = true;
-            break;
-          }
-          throw e;
-        }
-        writeJsonAtomic(path, c);
-        const s = summarizeCeiling(c, dp, p.fleet.growthPerYear, rel(path), cmd, false);
-        say(`[${++done}/${total}] ${dp.design.name} ceiling: ${s.bound === 'at-least' ? '≥ ' : ''}${s.nodes ?? '?'} FEs (${s.kind}${s.binding ? `, ${s.binding.name}` : ''}; ${c.runs.length} runs) — ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      } else {
-        say(`[${++done}/${total}] ${dp.design.name} ceiling: reused ${rel(path)}`);
-      }
-      ceilings.set(dp.design.name, { c, summary: summarizeCeiling(c, dp, p.fleet.growthPerYear, rel(path), cmd, reused) });
+  for (const dp of plans) {
+    const path = join(outDir, 'ceilings', `${dp.design.name}.json`);
+    if (reusableCeiling(path, dp)) {
+      say(`[${++done}/${total}] ${dp.design.name} ceiling: reused ${rel(path)}`);
+      continue;
     }
+    const c = dp.ceiling;
+    todo.push({
+      label: `${dp.design.name} ceiling`,
+      cost: -1, // after every scenario run: the verdict needs those first
+      task: {
+        kind: 'ceiling',
+        out: path,
+        stop: stopFlag,
+        opts: { protocol: dp.design.protocol, scenario: c.scenario, slos: c.slos, sets: c.sets, seed: c.seed, durationMs: c.durationMs, startNodes: c.startNodes, maxNodes: c.maxNodes, budget: { wallMs: c.maxRunWallMs } },
+      },
+    });
+  }
+  todo.sort((a, b) => b.cost - a.cost);
+  if (todo.length) {
+    const jobs = Math.max(1, Math.min(o.jobs ?? os.availableParallelism(), todo.length));
+    const pool = new Tinypool({ filename: WORKER_URL.href, minThreads: jobs, maxThreads: jobs, idleTimeout: 1000 });
+    const poll = setInterval(() => {
+      if (stop()) Atomics.store(stopFlag, 0, 1);
+    }, 100);
+    let next = 0;
+    const worker = async () => {
+      while (next < todo.length && Atomics.load(stopFlag, 0) === 0) {
+        const item = todo[next++];
+        const outcome = (await pool.run(item.task)) as TaskOutcome;
+        if (!outcome.written) continue;
+        say(`[${++done}/${total}] ${item.label}: ${describeFile(item.task, p.slos)} — ${(outcome.wallMs / 1000).toFixed(1)} s`);
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: jobs }, worker));
+    } finally {
+      clearInterval(poll);
+      await pool.destroy();
+    }
+    interrupted = Atomics.load(stopFlag, 0) === 1;
+  }
+
+  // everything finished is a file now: read them back
+  const finished = new Map<string, Parameters<typeof analyse>[2]>();
+  for (const dp of plans) {
+    const list: Parameters<typeof analyse>[2] = [];
+    for (const rp of dp.runs) {
+      const info = runInfo.get(join(outDir, 'runs', rp.file))!;
+      const r = reusableRun(info.path, rp);
+      if (r) list.push({ rp, result: r, reused: !ranNow(todo, info.path), wallMs: r.sim?.wallMs ?? null, file: rel(info.path), command: info.command });
+    }
+    finished.set(dp.design.name, list);
+  }
+  const ceilings = new Map<string, { c: CeilingResult; summary: CeilingSummary }>();
+  for (const dp of plans) {
+    const path = join(outDir, 'ceilings', `${dp.design.name}.json`);
+    const c = reusableCeiling(path, dp);
+    if (c) ceilings.set(dp.design.name, { c, summary: summarizeCeiling(c, dp, p.fleet.growthPerYear, rel(path), ceilingCommand(dp, relative(process.cwd(), path)), !ranNow(todo, path)) });
   }
 
   // 3. the decision
