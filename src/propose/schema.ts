@@ -15,6 +15,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../errors.ts';
 import { describeIssue } from '../harness/scenario.ts';
+import { parseSlo } from '../ceiling/slo.ts';
 
 export const PROPOSAL_SCHEMA = 'fleetbench/proposal@1';
 
@@ -152,6 +153,14 @@ export function parseProposal(data: unknown, origin: string): Proposal {
     }
   }
   if (new Set(p.seeds).size !== p.seeds.length) throw new UsageError(`proposal ${origin}: seeds: each seed at most once`);
+  for (const [i, text] of p.slos.entries()) {
+    try {
+      parseSlo(text);
+    } catch (e) {
+      if (e instanceof UsageError) throw new UsageError(`proposal ${origin}: slos.${i}: ${e.message.replace(/^--slo: /, '')}`);
+      throw e;
+    }
+  }
   return p;
 }
 
