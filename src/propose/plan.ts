@@ -3,6 +3,7 @@
  * applied), the `--set` list, the runs over seeds and the ceiling search, each with the command
  * line that reproduces it. Everything is resolved (and so validated) here, before anything runs.
  */
+import { relative } from 'node:path';
 import { loadScenario, parseScenario, type Scenario } from '../harness/scenario.ts';
 import { resolveRun, type RunConfig, type RunRequest } from '../harness/run-config.ts';
 import { loadCostProfile } from '../model/cost-profile.ts';
@@ -11,6 +12,8 @@ import type { Design, LoadedProposal, Proposal } from './schema.ts';
 
 export interface CeilingPlan {
   scenario: string;
+  /** the ceiling scenario's own name, as its ceiling file records it */
+  scenarioName: string;
   sets: string[];
   slos: string[];
   seed: number;
@@ -130,6 +133,7 @@ export function planDesigns(lp: LoadedProposal, settings: Settings): DesignPlan[
         runs,
         ceiling: {
           scenario: c.scenario,
+          scenarioName: ceilingScenario.name,
           sets: ceilingSets,
           slos: p.slos,
           seed: c.seed,
@@ -174,7 +178,7 @@ export function ceilingCommand(dp: DesignPlan, out: string): string {
   return [
     'npx fleetbench ceiling',
     `-p ${dp.design.protocol}`,
-    `-s ${q(c.scenario)}`,
+    `-s ${q(/[/\\]/.test(c.scenario) ? relative(process.cwd(), c.scenario) : c.scenario)}`,
     ...c.sets.map((s) => `--set ${q(s)}`),
     ...c.slos.map((s) => `--slo ${q(s)}`),
     `--seed ${c.seed}`,

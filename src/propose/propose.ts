@@ -32,6 +32,9 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const PROPOSALS_DIR = resolve(ROOT, 'results/runs/proposals');
 const WORKER_URL = new URL('./worker.mjs', import.meta.url);
 
+/** a scenario argument as a reader would type it: names stay, paths become relative to the working directory */
+export const displayPath = (s: string) => (/[/\\]/.test(s) ? relative(process.cwd(), s) : s);
+
 const ranNow = (todo: readonly { task: Task }[], path: string) => todo.some((t) => t.task.out === path);
 
 /** The progress line for a finished task, read from the file it wrote. */
@@ -115,6 +118,7 @@ function reusableCeiling(path: string, dp: DesignPlan): CeilingResult | null {
   const p = dp.ceiling;
   const ok =
     c.protocol === dp.runs[0].cfg.protocol.name &&
+    c.scenario === p.scenarioName &&
     same(c.sets, p.sets) &&
     same(c.slos, p.slos.map((s) => parseSlo(s).text)) &&
     c.seed === p.seed &&
@@ -190,6 +194,11 @@ function summarizeCeiling(c: CeilingResult, dp: DesignPlan, g: number, file: str
       break;
     case 'beyond-machine': {
       const pr = c.projection!;
+      if (c.firstFailing) {
+        // bisection stopped between two measured sizes: the largest healthy one stands, measured
+        detail = `between ${c.ceiling ?? 0} (healthy) and ${c.firstFailing.nodes} (fails: ${c.firstFailing.binding.detail}); bisection stopped: ${pr.reason}`;
+        break;
+      }
       kind = 'projected';
       if (pr.ceiling !== null) {
         nodes = Math.max(pr.ceiling, c.ceiling ?? 0);
@@ -243,7 +252,13 @@ function projectCost(c: CeilingResult, at: number): { figures: Partial<Record<Fi
   };
   const figures: Partial<Record<FigureKey, number | null>> = {};
   for (const k of COST_KEYS) {
-    const f = powerFit(pts.map((r) => ({ x: r.nodes, y: get[k](r.result) })));
+    const ys = pts.map((r) => get[k](r.result));
+    // a figure that does not change with N (e.g. no fds at all) has no power law: it stays
+    if (ys.every((y) => y === ys[0])) {
+      figures[k] = ys[0];
+      continue;
+    }
+    const f = powerFit(pts.map((r, i) => ({ x: r.nodes, y: ys[i] })));
     figures[k] = f ? f.a * at ** f.b : null;
   }
   const ns = pts.map((r) => r.nodes);
@@ -405,7 +420,7 @@ export async function propose(o: ProposeOptions): Promise<ProposeOutput> {
     for (const rp of dp.runs) {
       const path = join(outDir, 'runs', rp.file);
       const scenarioArg = scenarioFiles.get(dp.design.name) ?? p.scenario;
-      const command = runCommand(dp, rp, /[/\\]/.test(scenarioArg) ? relative(process.cwd(), scenarioArg) : scenarioArg, relative(process.cwd(), path));
+      const command = runCommand(dp, rp, displayPath(scenarioArg), relative(process.cwd(), path));
       runInfo.set(path, { dp, rp, path, command });
       if (reusableRun(path, rp)) say(`[${++done}/${total}] ${dp.design.name} seed ${rp.seed}: reused ${rel(path)}`);
       else {
@@ -507,8 +522,10 @@ export async function propose(o: ProposeOptions): Promise<ProposeOutput> {
   }
   footnotes.push(
     `failed requests: summary.requests.failedRate where a result has it, else failed ÷ total requests; today a request fails only when no FE is alive or the chosen one is paused (issue 10 adds "no usable shard map").`,
-    `Cost at today's N: peak per-node figures over the scenario's samples up to its first event; CPU is the protocol's CPU over the whole run. All costs are modelled (src/model/defaults.ts and any cost profile named per design), not measured on hosts.`,
-    `Headroom = ceiling ÷ today's FE count in the design's own shape (today's ${p.fleet.todayNodes} × its fleet.nodes factor); years of growth = ln(headroom) ÷ ln(1 + ${p.fleet.growthPerYear}). Ceilings are searched on ${settings.ceiling.scenario} with seed ${settings.ceiling.seed}, on the scenario's host limits plus the design's; one seed, so no spread.`,
+    settings.scenarioNodes === p.fleet.todayNodes
+      ? `Cost at today's N: peak per-node figures over the scenario's samples up to its first event; CPU is the protocol's CPU over the whole run. All costs are modelled (src/model/defaults.ts and any cost profile named per design), not measured on hosts.`
+      : `Cost at today's N (${p.fleet.todayNodes}): projected, because the scenario ran at N=${settings.scenarioNodes}; each figure is a power fit (a·N^b) over the ceiling search's runs, evaluated at today's N (a figure that does not change with N is carried over). All costs are modelled (src/model/defaults.ts and any cost profile named per design), not measured on hosts.`,
+    `Headroom = ceiling ÷ today's FE count in the design's own shape (today's ${p.fleet.todayNodes} × its fleet.nodes factor); years of growth = ln(headroom) ÷ ln(1 + ${p.fleet.growthPerYear}). Ceilings are searched on ${displayPath(settings.ceiling.scenario)} with seed ${settings.ceiling.seed}, on the scenario's host limits plus the design's; one seed, so no spread.`,
   );
   if (designs.some((d) => d.ceiling?.kind === 'projected')) {
     footnotes.push('Projected ceilings are not measured: the search stopped where one more run would exceed this machine\'s budget and fitted per-node resource growth (a·N^b) over the smaller runs; SLO and health failures other than resource limits cannot be projected.');

@@ -83,12 +83,23 @@ const CeilingSettingsSchema = z
   })
   .strict();
 
-/** What --quick changes: fewer seeds, shorter ceiling runs, a tighter budget per run. */
+/** What --quick changes: fewer seeds, shorter ceiling runs, a tighter budget per run. No defaults: what is not written stays as in the full settings. */
 const QuickSchema = z
   .object({
     seeds: z.array(z.number().int().min(0)).min(1).optional(),
     scenarioNodes: z.number().int().min(1).optional(),
-    ceiling: CeilingSettingsSchema.partial().strict().optional(),
+    ceiling: z
+      .object({
+        scenario: z.string().min(1),
+        durationMs: positive,
+        startNodes: z.number().int().min(1),
+        maxNodes: z.number().int().min(2),
+        maxRunWallMs: positive,
+        seed: z.number().int().min(0),
+      })
+      .partial()
+      .strict()
+      .optional(),
   })
   .strict();
 
