@@ -45,7 +45,9 @@ function ceilingCell(d: DesignOutcome): string {
   const c = d.ceiling;
   if (!c) return DASH;
   const op = c.bound === 'at-least' ? '≥ ' : c.bound === 'at-most' ? '≤ ' : '';
-  const bind = c.binding ? (c.binding.kind === 'limit' ? `${c.binding.name} limit` : `${c.binding.kind}: ${c.binding.name}`) : 'no limit reached';
+  const bind = c.binding
+    ? `${c.binding.kind === 'limit' ? `${c.binding.name} limit` : `${c.binding.kind}: ${c.binding.name}`}${c.firstFailingNodes !== null && c.bound === 'at-least' ? ` at ${c.firstFailingNodes}` : ''}`
+    : 'no limit reached';
   return `${op}${c.nodes ?? '?'} (${bind}; ${c.kind === 'lower-bound' ? 'lower bound' : c.kind})`;
 }
 

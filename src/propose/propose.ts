@@ -197,6 +197,7 @@ function summarizeCeiling(c: CeilingResult, dp: DesignPlan, g: number, file: str
       if (c.firstFailing) {
         // bisection stopped between two measured sizes: the largest healthy one stands, measured
         detail = `between ${c.ceiling ?? 0} (healthy) and ${c.firstFailing.nodes} (fails: ${c.firstFailing.binding.detail}); bisection stopped: ${pr.reason}`;
+        bound = 'at-least';
         break;
       }
       kind = 'projected';
@@ -222,6 +223,7 @@ function summarizeCeiling(c: CeilingResult, dp: DesignPlan, g: number, file: str
     bound,
     binding,
     detail,
+    firstFailingNodes: c.firstFailing?.nodes ?? null,
     headroom,
     years: bound === 'at-most' ? 0 : yearsOfGrowth(headroom, g),
     points: c.runs.map((r) => ({
@@ -362,7 +364,9 @@ function headroomText(d: DesignOutcome, g: number): string {
   if (!c || c.headroom === null) return 'ceiling not searched';
   const op = c.bound === 'at-least' ? '≥ ' : c.bound === 'at-most' ? '≤ ' : '';
   const label = c.kind === 'projected' ? 'projected' : c.kind === 'lower-bound' ? 'lower bound' : 'measured';
-  const bind = c.binding ? `, binding ${c.binding.kind === 'limit' ? `${c.binding.name} limit` : `${c.binding.kind} ${c.binding.name}`}` : c.bound === 'at-least' ? ', no limit reached' : '';
+  const bind = c.binding
+    ? `, binding ${c.binding.kind === 'limit' ? `${c.binding.name} limit` : `${c.binding.kind} ${c.binding.name}`}${c.firstFailingNodes !== null && c.bound === 'at-least' ? ` at ${c.firstFailingNodes}` : ''}`
+    : c.bound === 'at-least' ? ', no limit reached' : '';
   const years = c.years === null ? '' : ` → ${op === '≤ ' ? '' : op}${fmtYears(c.years)} of growth at +${Math.round(g * 100)} %/year`;
   return `headroom ${op}${fmtX(c.headroom)} (ceiling ${op}${c.nodes} FEs, ${label}${bind})${years}`;
 }

@@ -37,6 +37,8 @@ export const CeilingSummarySchema = z.object({
   /** how `nodes` and `headroom` read: exactly, at least, or at most */
   bound: z.enum(['exact', 'at-least', 'at-most']),
   binding: BindingSchema.nullable(),
+  /** the smallest N measured unhealthy, if any */
+  firstFailingNodes: N.nullable(),
   detail: z.string(),
   headroom: N.nullable(),
   years: N.nullable(),
