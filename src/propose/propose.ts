@@ -515,7 +515,7 @@ export async function propose(o: ProposeOptions): Promise<ProposeOutput> {
     slos: p.slos,
     seeds: settings.seeds,
     quick,
-    ceiling: { scenario: settings.ceiling.scenario, durationMs: settings.ceiling.durationMs ?? null, maxNodes: settings.ceiling.maxNodes, maxRunWallMs: settings.ceiling.maxRunWallMs, seed: settings.ceiling.seed },
+    ceiling: { scenario: displayPath(settings.ceiling.scenario), durationMs: settings.ceiling.durationMs ?? null, maxNodes: settings.ceiling.maxNodes, maxRunWallMs: settings.ceiling.maxRunWallMs, seed: settings.ceiling.seed },
   };
   const defs = figureDefs(firstEvent);
   const footnotes: string[] = [];
