@@ -61,7 +61,7 @@ export function registerProposeCommand(program: Command): Command {
     .command('propose')
     .description('run a proposal (a design question as a fleetbench/proposal@1 file): every design on its scenario and seeds, each ceiling, then a decision document')
     .argument('<file>', 'proposal file, e.g. bench/proposals/kinesis-2020.json')
-    .option('-o, --out <dir>', 'output folder (default results/runs/proposals/<name>[-quick]); rerunning into it resumes')
+    .option('-o, --out <dir>', 'output folder (default results/proposals/<name>[-quick]); rerunning into it resumes')
     .option('--quick', "the proposal's quick settings: fewer seeds, shorter ceiling runs")
     .option('-j, --jobs <n>', 'runs at once, each on a worker thread (default: available cores)', (v: string) => {
       const n = Number(v);

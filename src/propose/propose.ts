@@ -29,7 +29,8 @@ import { PROPOSAL_RESULT_SCHEMA, type CeilingSummary, type DesignOutcome, type P
 import { writeDocuments, type DocumentFiles } from './document.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const PROPOSALS_DIR = resolve(ROOT, 'results/runs/proposals');
+// beside results/runs, not in it: `fleetbench report results/runs` reads every JSON file there and rejects schemas it does not know
+export const PROPOSALS_DIR = resolve(ROOT, 'results/proposals');
 const WORKER_URL = new URL('./worker.mjs', import.meta.url);
 
 /** a scenario argument as a reader would type it: names stay, paths become relative to the working directory */
