@@ -17,6 +17,7 @@ import { registerMergeCommand, registerSweepCommand } from '../sweep/cli.ts';
 import { registerCeilingCommand } from '../ceiling/cli.ts';
 import { registerReportCommand } from '../report/cli.ts';
 import { registerCompareCommand } from '../compare/cli.ts';
+import { registerProposeCommand } from '../propose/cli.ts';
 import { sweep } from '../sweep/sweep.ts';
 import { getPreset, presetProtocols } from '../sweep/presets.ts';
 import { report } from '../report/report.ts';
@@ -208,6 +209,7 @@ export function buildProgram(): Command {
   registerCeilingCommand(program);
   registerReportCommand(program);
   registerCompareCommand(program);
+  registerProposeCommand(program);
 
   return program;
 }
