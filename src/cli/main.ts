@@ -17,10 +17,7 @@ import { registerMergeCommand, registerSweepCommand } from '../sweep/cli.ts';
 import { registerCeilingCommand } from '../ceiling/cli.ts';
 import { registerReportCommand } from '../report/cli.ts';
 import { registerCompareCommand } from '../compare/cli.ts';
-import { registerProposeCommand } from '../propose/cli.ts';
-import { sweep } from '../sweep/sweep.ts';
-import { getPreset, presetProtocols } from '../sweep/presets.ts';
-import { report } from '../report/report.ts';
+import { registerProposeCommand, runDefaultProposal } from '../propose/cli.ts';
 import { registerLiveCommands } from '../live/cli.ts';
 import { RUNTIMES, checkTransport, getRuntime, type RuntimeName, type TransportKind } from '../runtimes.ts';
 import { registerK8sCommand } from '../k8s/cli.ts';
@@ -155,51 +152,11 @@ export function buildProgram(): Command {
 
   program
     .command('default', { hidden: true })
-    .description('the main job (npm start): kinesis-2020 for every protocol, the quick scale sweep, then the report')
-    .option('-q, --quiet', 'no progress bar')
+    .description('the main job (npm start): the kinesis-2020 proposal at quick settings; prints the verdict')
+    .option('-q, --quiet', 'no progress lines')
     .action(async (o: { quiet?: boolean }) => {
-      installInterruptHandler();
-      const quiet = o.quiet ?? false;
-      const results: Result[] = [];
-      const files: string[] = [];
-      for (const name of PROTOCOLS.keys()) {
-        if (interrupted) break;
-        const cfg = resolveRun({ protocol: name, scenario: 'kinesis-2020' });
-        const out = defaultOutPath(cfg);
-        checkWritable(out);
-        results.push(await runOne(cfg, out, quiet));
-        files.push(out);
-      }
-      process.stdout.write(`\nkinesis-2020 in the simulator (${results[0]?.run.nodes ?? '?'} FEs + capacity addition, thread limit ${results[0]?.run.limits.threadsPerNode ?? '?'} per node)\n`);
-      process.stdout.write(comparisonTable(results) + '\n');
-      process.stdout.write(`results:\n${files.map((f) => `  ${f}`).join('\n')}\n`);
-
-      // the scale sweep: per-node costs, convergence and detection against N for every protocol
-      const quickDir = resolve(RUNS_DIR, 'quick');
-      const abort = new AbortController();
-      for (const part of getPreset('quick')) {
-        if (interrupted) break;
-        if (!quiet) process.stderr.write(`sweep ${part.scenario}: ${presetProtocols().length} protocols × N = ${part.nodes.join(', ')}\n`);
-        const summary = await sweep({
-          protocols: presetProtocols(),
-          nodes: part.nodes,
-          scenario: part.scenario,
-          durationMs: part.durationMs,
-          out: resolve(quickDir, part.scenario),
-          fresh: true, // always this code's figures, never cells left by an older version
-          signal: abort.signal,
-          onEvent: (e) => {
-            if (interrupted) abort.abort();
-            if (!quiet && e.type === 'done') process.stderr.write(`  [${e.done}/${e.toRun}] ${e.cell.protocol} N=${e.cell.nodes}\n`);
-          },
-        });
-        for (const f of summary.failures) process.stderr.write(`sweep: ${f.file} failed: ${f.error}\n`);
-      }
-      if (!interrupted) {
-        const rep = await report([...files, quickDir], resolve(RUNS_DIR, 'report'));
-        process.stdout.write(`\nreport (open in a browser): ${rep.html}\nsummary: ${rep.markdown}\n`);
-      }
-      if (interrupted) process.exitCode = 130;
+      const code = await runDefaultProposal({ quiet: o.quiet });
+      if (code) process.exitCode = code;
     });
 
   registerLiveCommands(program);

@@ -509,7 +509,7 @@ export async function propose(o: ProposeOptions): Promise<ProposeOutput> {
     name: p.name,
     question: p.question,
     scenario: scenario0.name,
-    scenarioDescription: scenario0.description,
+    scenarioDescription: scenario0.description ?? "",
     todayNodes: p.fleet.todayNodes,
     growthPerYear: p.fleet.growthPerYear,
     scenarioNodes: settings.scenarioNodes,

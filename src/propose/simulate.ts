@@ -1,11 +1,8 @@
-/**
- * The one place `propose` starts a simulation. The runtime registry will replace
- * `runSim(resolveRun(...))` here; nothing else in src/propose/ runs a protocol.
- */
+/** The one place `propose` starts a run: through the runtime registry, in the simulator. */
 import { resolveRun, type RunRequest } from '../harness/run-config.ts';
-import { runSim, type SimHooks } from '../sim/run.ts';
+import { getRuntime, type RunHooks } from '../runtimes.ts';
 import type { Result } from '../results/schema.ts';
 
-export function simulate(req: RunRequest, hooks: SimHooks = {}): Promise<Result> {
-  return runSim(resolveRun(req), hooks);
+export function simulate(req: RunRequest, hooks: RunHooks = {}): Promise<Result> {
+  return getRuntime('sim').run(resolveRun(req), hooks);
 }
