@@ -38,6 +38,7 @@ for (const order of ['random', 'round-robin']) {
           memberUp: (m) => inner.memberUp(m),
           memberDown: (m) => inner.memberDown(m),
           shardUpdated: (s, v) => inner.shardUpdated(s, v),
+          routable: (u) => inner.routable(u),
           count(name, d) {
             if (name === 'probeFailures' && first === Infinity && ctx.now() >= CRASH_AT) first = ctx.now();
             inner.count(name, d);

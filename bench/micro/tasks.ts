@@ -21,7 +21,7 @@ function lcg(seed: number): () => number {
   return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
-const NOOP_REPORT: Reporter = { memberUp: () => {}, memberDown: () => {}, shardUpdated: () => {}, count: () => {} };
+const NOOP_REPORT: Reporter = { memberUp: () => {}, memberDown: () => {}, shardUpdated: () => {}, count: () => {}, routable: () => {} };
 
 /** Keeps results observable so the JIT cannot drop the work. */
 export let sink = 0;

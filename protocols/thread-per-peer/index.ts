@@ -5,8 +5,13 @@
  * (thread limit, or no memory for a stack) the peer goes untracked: nothing from it reaches this
  * node, exactly the failure of the outage. The main loop retries at each membership poll, as a
  * cache rebuild would, and is refused again while the fleet stays too large.
+ *
+ * Construction rule (2020: "cache construction failed … unable to route"): the shard map is built
+ * from the messages of every listed peer, so while any listed peer has no thread the construction
+ * has failed and the map must not be trusted: lookups answer UNROUTABLE and the node reports its
+ * map unusable, until every listed peer has a thread again.
  */
-import type { Bootstrap, NodeContext, NodeId, NodeProtocol, ParamValues, ProtocolDefinition, ThreadEntryRef, ThreadHandle } from '../../src/contract/protocol.ts';
+import { UNROUTABLE, type Bootstrap, type NodeContext, type NodeId, type NodeProtocol, type ParamValues, type ProtocolDefinition, type ThreadEntryRef, type ThreadHandle } from '../../src/contract/protocol.ts';
 import {
   ALL_TO_ALL_PARAMS,
   allToAllPromises,
@@ -37,6 +42,8 @@ class ThreadPerPeerNode implements NodeProtocol<AllToAllMsg> {
   /** peers listed by the membership service for which no thread could be started */
   readonly #untracked = new Set<NodeId>();
   #started = false;
+  /** false while a listed peer has no thread: the map's construction failed */
+  #usable = true;
 
   constructor(ctx: NodeContext<AllToAllMsg>, params: ParamValues) {
     this.#ctx = ctx;
@@ -49,6 +56,7 @@ class ThreadPerPeerNode implements NodeProtocol<AllToAllMsg> {
     const ctx = this.#ctx;
     this.#view = new AllToAllView(boot.self, ctx.report, this.#failAfterMs, boot.shardCluster, boot.shardVersion, boot.members.length);
     for (const m of boot.members) this.#track(m);
+    this.#checkConstruction();
     this.#started = true;
     ctx.setTimer(this.#intervalMs, EXPIRE);
     ctx.setTimer(ctx.random() * this.#pollMs, POLL);
@@ -76,6 +84,14 @@ class ThreadPerPeerNode implements NodeProtocol<AllToAllMsg> {
     }
     this.#untracked.delete(m);
     this.#view.forget(m);
+    this.#checkConstruction();
+  }
+
+  #checkConstruction(): void {
+    const usable = this.#untracked.size === 0;
+    if (usable === this.#usable) return;
+    this.#usable = usable;
+    this.#ctx.report.routable(usable);
   }
 
   onTimer(tag: number): void {
@@ -91,6 +107,7 @@ class ThreadPerPeerNode implements NodeProtocol<AllToAllMsg> {
         // as async-multiplexed: only members that are unlisted and silent are forgotten
         for (const m of [...this.#threads.keys(), ...this.#untracked]) if (!set.has(m) && !this.#view.isUp(m)) this.#untrack(m);
       }
+      this.#checkConstruction();
       ctx.setTimer(this.#pollMs, POLL);
     }
   }
@@ -104,6 +121,7 @@ class ThreadPerPeerNode implements NodeProtocol<AllToAllMsg> {
       this.#untrack(peer);
       if (!this.#untracked.has(peer)) this.#ctx.report.count('untrackedPeers');
       this.#untracked.add(peer);
+      this.#checkConstruction();
       return;
     }
     const { from: peer, msg } = m;
@@ -134,7 +152,7 @@ class ThreadPerPeerNode implements NodeProtocol<AllToAllMsg> {
   }
 
   lookup(shard: number): number {
-    return this.#view.shardCluster[shard];
+    return this.#usable ? this.#view.shardCluster[shard] : UNROUTABLE;
   }
 
   leave(): void {

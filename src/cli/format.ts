@@ -34,7 +34,7 @@ function nodes(r: Result): string {
 
 export function comparisonTable(results: readonly Result[]): string {
   const t = new Table({
-    head: ['protocol', 'nodes', 'misroutes', 'tail misroutes', 'threads/node', 'memory/node', 'msgs/node/s', 'staleness p50/max', 'limits hit', 'healthy'],
+    head: ['protocol', 'nodes', 'failed', 'misroutes', 'tail misroutes', 'unroutable FEs', 'threads/node', 'memory/node', 'msgs/node/s', 'staleness p50/max', 'limits hit', 'healthy'],
     style: { head: [], border: [] },
   });
   for (const r of results) {
@@ -42,8 +42,10 @@ export function comparisonTable(results: readonly Result[]): string {
     t.push([
       r.run.protocol,
       nodes(r) + (r.run.completed ? '' : ' (stopped)'),
+      pct(s.requests.failedRate),
       pct(s.requests.misrouteRate),
       pct(s.requests.tailMisrouteRate),
+      pct(s.routing.unroutableNodesPeak),
       num(s.threads.peakPerNode),
       bytes(s.memory.peakBytesPerNode),
       num(s.messages.perNodePerSec),

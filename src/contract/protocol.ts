@@ -15,6 +15,11 @@
  */
 
 export type NodeId = number;
+/**
+ * What `lookup` answers when the node has no shard map it may trust (its construction failed): the
+ * request fails with an error to the client, rather than going to a cluster that may not own it.
+ */
+export const UNROUTABLE = -1;
 export type ShardId = number;
 export type ClusterId = number;
 /** Opaque handle returned by setTimer; only meaningful to cancelTimer. */
@@ -51,6 +56,11 @@ export interface Reporter {
   shardUpdated(shard: ShardId, version: number): void;
   /** Adds to a named protocol counter (suspicions, refutations, untracked peers...). Summed per run. */
   count(name: string, delta?: number): void;
+  /**
+   * This node's shard map became unusable (false: a construction step failed, per the protocol's
+   * documented rule; lookups now answer UNROUTABLE) or usable again (true). Usable at boot.
+   */
+  routable(usable: boolean): void;
 }
 
 export type ConnectResult = 'ok' | 'refused';
@@ -110,7 +120,7 @@ export interface NodeProtocol<M> {
   onThreadMessage?(thread: ThreadHandle, msg: unknown): void;
   /** The harness made a reshard at this FE: it is the first to know. */
   originate(shard: ShardId, cluster: ClusterId, version: number): void;
-  /** Route a request: the back-end cluster this node believes owns `shard`. */
+  /** Route a request: the back-end cluster this node believes owns `shard`, or UNROUTABLE. */
   lookup(shard: ShardId): ClusterId;
   /** Graceful leave: say goodbye; the node is stopped right after. */
   leave(): void;

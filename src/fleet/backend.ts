@@ -24,6 +24,10 @@ export interface ReportSink {
   shardUpdated(node: NodeId, shard: ShardId, version: number, t: number): void;
   count(name: string, delta: number): void;
   limitHit(limit: LimitName, node: NodeId, t: number): void;
+  /** the node's shard map became usable (true) or unusable (false) */
+  routable(node: NodeId, usable: boolean): void;
+  /** the node crossed an alarm's threshold (alarms.threadsPct: threads ≥ that share of the limit) */
+  alarm(name: string, threshold: number, node: NodeId, t: number): void;
 }
 
 /** One sample's host figures, over the window since the previous sample (messages, bytes). */

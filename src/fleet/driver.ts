@@ -17,7 +17,7 @@
  * - A request whose chosen FE is frozen, or whose cell has no live FE, fails; otherwise it is
  *   routed or misrouted by comparing the FE's answer with the truth at the instant it was issued.
  */
-import type { Bootstrap, CellRouter, NodeId, ShardId } from '../contract/protocol.ts';
+import { UNROUTABLE, type Bootstrap, type CellRouter, type NodeId, type ShardId } from '../contract/protocol.ts';
 import { FlatRouter } from '../harness/flat-router.ts';
 import { Measures } from '../harness/measures.ts';
 import { RequestTally } from '../harness/request-tally.ts';
@@ -44,6 +44,8 @@ export interface Sample {
   memoryMaxBytesPerNode: number;
   viewAccuracy: number;
   unconvergedReshards: number;
+  /** share (0–1) of live FEs without a usable shard map */
+  unroutableNodes: number;
 }
 
 export interface DriverOptions {
@@ -244,7 +246,7 @@ export class FleetDriver {
   /** A request's outcome: the FE routed `shard` to `cluster` (null: it failed) at issue time `t`. */
   answered(t: number, shard: ShardId, cluster: number | null): void {
     if (!this.#scheduled || t > this.cfg.durationMs) return;
-    if (cluster === null) this.requests.record(t, 'failed');
+    if (cluster === null || cluster === UNROUTABLE) this.requests.record(t, 'failed');
     else this.requests.record(t, cluster === this.truth.clusterAt(shard, t) ? 'routed' : 'misrouted');
   }
 
@@ -418,6 +420,7 @@ export class FleetDriver {
         memoryMaxBytesPerNode: h.memoryMaxBytesPerNode,
         viewAccuracy: this.measures.viewAccuracy(),
         unconvergedReshards: this.measures.unconvergedReshards,
+        unroutableNodes: this.measures.unroutableShare,
       });
       then?.();
     }, last);
@@ -435,7 +438,7 @@ export class FleetDriver {
     const nodeSec = Math.max(this.nodeSecondsAlive, 1e-9);
     const req = this.requests;
     const tailMisrouteRate = req.tailMisrouteRate;
-    const { limitsHit, viewAccuracy, healthChecks, healthy, counters } = verdict(m, tailMisrouteRate, completed);
+    const { limitsHit, viewAccuracy, healthChecks, healthy, counters } = verdict(m, tailMisrouteRate, completed, req.tailFailedRate);
     return {
       schema: RESULT_SCHEMA,
       run: {
@@ -453,6 +456,7 @@ export class FleetDriver {
         costProfile: cfg.costProfile,
         network: { ...cfg.network },
         fleet: { ...cfg.fleet },
+        alarms: { ...cfg.alarms },
       },
       machine: machineInfo(),
       tool: toolInfo(),
@@ -463,8 +467,19 @@ export class FleetDriver {
           failed: req.failed,
           misrouteRate: req.misrouteRate,
           tailMisrouteRate,
+          failedRate: req.failedRate,
+          tailFailedRate: req.tailFailedRate,
+          goodputPerSec: end > 0 ? req.routed / (end / 1000) : 0,
           throughputPerSec: host.throughputPerSec,
         },
+        routing: { unroutableNodesPeak: m.unroutableSharePeak },
+        alarms: [...m.alarms].map(([name, a]) => ({
+          name,
+          threshold: a.threshold,
+          firstAtMs: a.firstAtMs,
+          nodes: a.count,
+          leadMs: req.firstFailedAtMs !== null && req.firstFailedAtMs >= a.firstAtMs ? req.firstFailedAtMs - a.firstAtMs : null,
+        })),
         messages: {
           total: host.messages.total,
           dropped: host.messages.dropped,

@@ -26,6 +26,8 @@ export interface NodeReports {
   downs: NodeId[];
   shards: Map<number, number>;
   limits: LimitName[];
+  /** whether its shard map is usable (as it last reported) */
+  routable: boolean;
 }
 
 export interface FakeLink {
@@ -52,7 +54,7 @@ export async function fakeLink(def: ProtocolDefinition<any>, o: FakeLinkOptions 
   );
   const cfg = resolveRun({ protocol: def, scenario, nodes, seed: o.seed ?? 1, sets: o.sets });
   const threadMains = await loadThreadEntries(cfg.protocol);
-  const reports: NodeReports[] = Array.from({ length: nodes }, () => ({ up: new Set(), downs: [], shards: new Map(), limits: [] }));
+  const reports: NodeReports[] = Array.from({ length: nodes }, () => ({ up: new Set(), downs: [], shards: new Map(), limits: [], routable: true }));
   const counters = new Map<string, number>();
   const alive = new Set(Array.from({ length: nodes }, (_, i) => i));
   const members = Array.from({ length: nodes }, (_, i) => i);
@@ -68,6 +70,8 @@ export async function fakeLink(def: ProtocolDefinition<any>, o: FakeLinkOptions 
         shardUpdated: (n, s, v) => void reports[n].shards.set(s, v),
         count: (name, d) => void counters.set(name, (counters.get(name) ?? 0) + d),
         limitHit: (limit, n) => void reports[n].limits.push(limit),
+        routable: (n, usable) => void (reports[n].routable = usable),
+        alarm: () => {},
       },
       viewSize: (id) => reports[id].up.size,
       membershipFor: () => members.filter((m) => alive.has(m)),

@@ -30,6 +30,8 @@ export interface FakeNode<M> {
   downs: NodeId[];
   shardUpdates: Array<[number, number]>;
   counters: Record<string, number>;
+  /** whether the node last reported its shard map usable */
+  routable: boolean;
   readonly now: number;
   /** Runs every timer due within `ms`, in time order, then sets the clock to the end. */
   advance(ms: number): void;
@@ -47,6 +49,7 @@ export function fakeNode<M>(def: ProtocolDefinition<M>, opts: FakeNodeOptions<M>
     downs: [] as NodeId[],
     shardUpdates: [] as Array<[number, number]>,
     counters: {} as Record<string, number>,
+    routable: true,
   };
   const ctx: NodeContext<M> = {
     self: opts.self,
@@ -70,6 +73,7 @@ export function fakeNode<M>(def: ProtocolDefinition<M>, opts: FakeNodeOptions<M>
       memberDown: (m) => void fake.downs.push(m),
       shardUpdated: (s, v) => void fake.shardUpdates.push([s, v]),
       count: (name, d = 1) => void (fake.counters[name] = (fake.counters[name] ?? 0) + d),
+      routable: (usable) => void (fake.routable = usable),
     },
   };
   const params: Record<string, number | boolean | string> = {};

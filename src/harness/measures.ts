@@ -84,6 +84,10 @@ export class Measures {
   reshardCount = 0;
 
   readonly counters = new Map<string, number>();
+  /** live nodes whose shard map is unusable (they answer UNROUTABLE), and the most at once */
+  readonly #unroutable: Uint8Array;
+  unroutableLive = 0;
+  unroutableSharePeak = 0;
   readonly limits = new Map<LimitName, { nodes: Bitset; count: number; firstAtMs: number }>();
 
   constructor(maxNodes: number) {
@@ -94,6 +98,7 @@ export class Measures {
     this.#upLive = new Int32Array(maxNodes);
     this.live = new Uint8Array(maxNodes);
     this.cellOf = new Int32Array(maxNodes);
+    this.#unroutable = new Uint8Array(maxNodes);
   }
 
   liveInCell(cell: number): number {
@@ -143,6 +148,10 @@ export class Measures {
       this.#view[base + w] = 0;
     }
     this.#viewSize[o] = 0;
+    if (this.#unroutable[o]) {
+      this.#unroutable[o] = 0;
+      this.unroutableLive--;
+    }
     for (const r of this.#reshards.values()) {
       if (r.have.has(o)) r.count--;
     }
@@ -202,6 +211,31 @@ export class Measures {
       this.stalenessSamples.push(t - r.t0);
       this.#reshards.delete(shard);
     }
+  }
+
+  /** Node `o` reports its shard map usable or not. */
+  routable(o: number, usable: boolean): void {
+    if (!this.live[o] || this.#unroutable[o] === (usable ? 0 : 1)) return;
+    this.#unroutable[o] = usable ? 0 : 1;
+    this.unroutableLive += usable ? -1 : 1;
+    this.unroutableSharePeak = Math.max(this.unroutableSharePeak, this.unroutableShare);
+  }
+
+  /** alarm name → first crossing and the nodes that crossed it */
+  readonly alarms = new Map<string, { threshold: number; firstAtMs: number; nodes: Bitset; count: number }>();
+
+  /** Node `o` crossed alarm `name`'s threshold at `t` (the first crossing per node counts). */
+  alarm(name: string, threshold: number, o: number, t: number): void {
+    let a = this.alarms.get(name);
+    if (!a) this.alarms.set(name, (a = { threshold, firstAtMs: t, nodes: new Bitset(this.maxNodes), count: 0 }));
+    if (a.nodes.has(o)) return;
+    a.nodes.set(o);
+    a.count++;
+  }
+
+  /** Share (0–1) of live nodes without a usable shard map now. */
+  get unroutableShare(): number {
+    return this.liveCount ? this.unroutableLive / this.liveCount : 0;
   }
 
   count(name: string, delta: number): void {

@@ -12,6 +12,9 @@ export class RequestTally {
   failed = 0;
   tailTotal = 0;
   tailMisrouted = 0;
+  tailFailed = 0;
+  /** when the first request failed; null when none did */
+  firstFailedAtMs: number | null = null;
   /** when the first cell outage began; null without one */
   outageFromMs: number | null = null;
   outageTotal = 0;
@@ -31,8 +34,10 @@ export class RequestTally {
     if (outcome === 'routed') return;
     if (inOutage) this.outageBad++;
     if (outcome === 'failed') {
+      if (this.firstFailedAtMs === null || t < this.firstFailedAtMs) this.firstFailedAtMs = t;
       this.failed++;
       this.#window.failed++;
+      if (inTail) this.tailFailed++;
       return;
     }
     this.misrouted++;
@@ -49,6 +54,16 @@ export class RequestTally {
 
   get misrouteRate(): number {
     return this.total ? this.misrouted / this.total : 0;
+  }
+  get failedRate(): number {
+    return this.total ? this.failed / this.total : 0;
+  }
+  get tailFailedRate(): number {
+    return this.tailTotal ? this.tailFailed / this.tailTotal : 0;
+  }
+  /** requests answered and correctly routed */
+  get routed(): number {
+    return this.total - this.misrouted - this.failed;
   }
   get tailMisrouteRate(): number {
     return this.tailTotal ? this.tailMisrouted / this.tailTotal : 0;

@@ -5,8 +5,11 @@
  */
 import type { ParamSpec, ParamValues, ProtocolDefinition } from '../contract/protocol.ts';
 import {
+  ALARMS,
   COSTS,
   FLEET,
+  defaultAlarms,
+  type Alarms,
   LIMITS,
   NETWORK,
   defaultCosts,
@@ -47,6 +50,8 @@ export interface RunConfig {
   limits: Limits;
   network: NetworkModel;
   fleet: FleetSettings;
+  /** alarm thresholds (alarms.threadsPct) */
+  alarms: Alarms;
   /** the cost profile file the costs came from, or null for the built-in defaults */
   costProfile: string | null;
 }
@@ -101,6 +106,7 @@ const SET_GROUPS = {
   costs: { schema: CostsSchema, known: Object.keys(COSTS), what: 'cost' },
   network: { schema: NetworkSchema, known: Object.keys(NETWORK), what: 'network setting' },
   fleet: { schema: FleetSchema, known: Object.keys(FleetSchema.shape), what: 'fleet setting' },
+  alarms: { schema: z.strictObject({ threadsPct: z.number().gt(0).max(100) }).partial(), known: Object.keys(ALARMS), what: 'alarm' },
 } as const;
 
 /** One `--set key=value`, validated: the group, the name (own properties only), the value. */
@@ -164,7 +170,8 @@ export function resolveRun(req: RunRequest): RunConfig {
     sampleEveryMs: FLEET.sampleEveryMs.value,
   };
 
-  const groups = { limits, costs, network, fleet } as unknown as Record<string, Record<string, number | boolean | string>>;
+  const alarms = defaultAlarms();
+  const groups = { limits, costs, network, fleet, alarms } as unknown as Record<string, Record<string, number | boolean | string>>;
   for (const set of req.sets ?? []) {
     const { group, name, value } = parseSet(set, protocol);
     if (group === '') params[name] = value;
@@ -178,5 +185,5 @@ export function resolveRun(req: RunRequest): RunConfig {
   if (limits.baseThreadsPerNode >= limits.threadsPerNode) {
     throw new UsageError(`limits.baseThreadsPerNode: ${limits.baseThreadsPerNode} leaves no thread under limits.threadsPerNode ${limits.threadsPerNode}`);
   }
-  return { protocol: runnable, params, scenario, nodes, seed, durationMs, costs, limits, network, fleet, costProfile: req.costsFile ?? null };
+  return { protocol: runnable, params, scenario, nodes, seed, durationMs, costs, limits, network, fleet, alarms, costProfile: req.costsFile ?? null };
 }

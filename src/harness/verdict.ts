@@ -7,7 +7,7 @@ import { FLEET } from '../model/defaults.ts';
 import { percentiles, type Measures } from './measures.ts';
 import type { Rng } from './rng.ts';
 
-export function verdict(m: Measures, tailMisrouteRate: number, completed = true) {
+export function verdict(m: Measures, tailMisrouteRate: number, completed = true, tailFailedRate = 0) {
   const limitsHit = [...m.limits.entries()]
     .map(([limit, l]) => ({ limit, nodes: l.count, firstAtMs: l.firstAtMs }))
     .sort((a, b) => a.firstAtMs - b.firstAtMs || a.limit.localeCompare(b.limit));
@@ -22,6 +22,13 @@ export function verdict(m: Measures, tailMisrouteRate: number, completed = true)
       value: tailMisrouteRate,
       threshold: FLEET.misrouteSlo.value,
       rule: "misroute rate over the scenario's tail window ≤ threshold",
+    },
+    {
+      name: 'tailFailedRate',
+      ok: tailFailedRate <= FLEET.failedSlo.value,
+      value: tailFailedRate,
+      threshold: FLEET.failedSlo.value,
+      rule: "failed-request rate over the scenario's tail window ≤ threshold",
     },
     {
       name: 'viewAccuracy',

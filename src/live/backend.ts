@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import type { Bootstrap } from '../contract/protocol.ts';
 import type { FleetBackend, HostSample } from '../fleet/backend.ts';
 import type { FleetDriver } from '../fleet/driver.ts';
-import { R_COUNT, R_DOWN, R_LIMIT, R_SHARD, R_UP, type FromNode, type ToLoadgen } from './ipc.ts';
+import { R_COUNT, R_DOWN, R_LIMIT, R_ROUTE, R_SHARD, R_UP, type FromNode, type ToLoadgen } from './ipc.ts';
 import type { NodeProc } from './node-proc.ts';
 import type { LiveSampler } from './sampler.ts';
 import { EventQueue } from '../sim/event-queue.ts';
@@ -190,9 +190,16 @@ export class LiveBackend implements FleetBackend {
   collectSample(t: number, done: (s: HostSample) => void, last = false): void {
     void this.freshStats(last ? 2000 : 500).then(() => {
       // a periodic sample still reading when the run ends is dropped: the last one stands for it
-      if (last || !this.hooks.ended()) done(this.sampler.sample(t));
+      if (!last && this.hooks.ended()) return;
+      done(this.sampler.sample(t, this.#threadAlarm));
     });
   }
+
+  /** threads (from /proc, base included) at which a node raises the thread alarm */
+  readonly #threadAlarm = (node: NodeProc, threads: number, t: number) => {
+    const pct = this.driver.cfg.alarms.threadsPct;
+    if (threads >= Math.ceil((pct / 100) * this.driver.cfg.limits.threadsPerNode)) this.driver.measures.alarm('threadsPct', pct, node.id, t);
+  };
 
   // ---- what the backend hears ---------------------------------------------------------------
 
@@ -235,6 +242,9 @@ export class LiveBackend implements FleetBackend {
               break;
             case R_LIMIT:
               ms.limitHit(r[1], node.id, t);
+              break;
+            case R_ROUTE:
+              ms.routable(node.id, r[1]);
               break;
           }
         }

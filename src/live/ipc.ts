@@ -48,7 +48,13 @@ export const R_DOWN = 1;
 export const R_SHARD = 2;
 export const R_COUNT = 3;
 export const R_LIMIT = 4;
-export type Report = [typeof R_UP | typeof R_DOWN, number] | [typeof R_SHARD, number, number] | [typeof R_COUNT, string, number] | [typeof R_LIMIT, 'threads' | 'fds' | 'memory' | 'cpu'];
+export const R_ROUTE = 5;
+export type Report =
+  | [typeof R_UP | typeof R_DOWN, number]
+  | [typeof R_SHARD, number, number]
+  | [typeof R_COUNT, string, number]
+  | [typeof R_LIMIT, 'threads' | 'fds' | 'memory' | 'cpu']
+  | [typeof R_ROUTE, boolean];
 
 export interface NodeStats {
   /** cumulative since start: protocol messages and codec bytes sent (main loop and Workers), dropped sends, received */

@@ -42,7 +42,7 @@ import type {
 import { Rng } from '../harness/rng.ts';
 import { C_BAD, C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, COUNTER_SLOTS, DropFilter, MAX_REQUEST_FRAME, SocketBudget, filterStream, memoEncoder, nodeStream, runClock } from './host-common.ts';
 import type { FromNode, FromWorker, NodeInit, NodeStats, Report, ToNode, ToWorker, WorkerInit } from './ipc.ts';
-import { R_COUNT, R_DOWN, R_LIMIT, R_SHARD, R_UP } from './ipc.ts';
+import { R_COUNT, R_DOWN, R_LIMIT, R_ROUTE, R_SHARD, R_UP } from './ipc.ts';
 import { HELLO_LOADGEN, HELLO_PEER, Link, fallbackRunToken, helloFrame, parseHello, startServer, tokenBytes, type Conn, type ConnHandler, type TransportServer } from './transport.ts';
 
 /** An accepted connection that has not said hello (with the run's token) by then is closed. */
@@ -330,6 +330,9 @@ class NodeHost implements NodeContext<any>, Reporter {
   }
   count(name: string, delta = 1): void {
     this.#rep([R_COUNT, name, delta]);
+  }
+  routable(usable: boolean): void {
+    this.#rep([R_ROUTE, usable]);
   }
 
   // ---- NodeContext ------------------------------------------------------------------------

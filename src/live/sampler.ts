@@ -40,7 +40,8 @@ export class LiveSampler {
   }
 
   /** One sample at runtime time `t`, from /proc and the nodes' latest stats. */
-  sample(t: number): HostSample {
+  /** `watch` sees every live node's thread count (an alarm reads it); sampled every sampleEveryMs, so coarser than the simulator's */
+  sample(t: number, watch?: (n: NodeProc, threads: number, t: number) => void): HostSample {
     const windowS = Math.max((t - this.#prevT) / 1000, 1e-9);
     this.#prevT = t;
     let memMax = 0, threadsMax = 0, fdsMax = 0, socketsMax = 0, eldMax = 0, cpuSum = 0, cpuNodes = 0;
@@ -51,6 +52,7 @@ export class LiveSampler {
         n.rssPeak = Math.max(n.rssPeak, p.rssBytes);
         n.threadsPeak = Math.max(n.threadsPeak, p.threads);
         n.fdsPeak = Math.max(n.fdsPeak, p.fds);
+        watch?.(n, p.threads, t);
         memMax = Math.max(memMax, p.rssBytes);
         threadsMax = Math.max(threadsMax, p.threads);
         fdsMax = Math.max(fdsMax, p.fds);

@@ -135,10 +135,24 @@ export const FLEET = {
     unit: 'ratio',
     source: 'assumption: at most 1 request in 1,000 misrouted for a run to count as healthy',
   },
+  failedSlo: {
+    value: 0.001,
+    unit: 'ratio',
+    source: 'assumption: at most 1 request in 1,000 failed (no usable shard map, a frozen FE) over the tail for a run to count as healthy',
+  },
   viewAccuracySlo: {
     value: 0.99,
     unit: 'ratio',
     source: 'assumption: views at least 99% correct at the end of a run for it to count as healthy',
+  },
+} as const satisfies Record<string, Sourced<number>>;
+
+/** Alarms a run raises (the post-event summary asked for fine-grained alarms on thread consumption). */
+export const ALARMS = {
+  threadsPct: {
+    value: 80,
+    unit: '% of limits.threadsPerNode',
+    source: 'assumption: a node using 80 % of its thread limit alarms; AWS added thread-consumption alarms after 25 Nov 2020 without publishing thresholds',
   },
 } as const satisfies Record<string, Sourced<number>>;
 
@@ -159,3 +173,5 @@ function values<K extends string>(table: Record<K, Sourced<number>>): Record<K, 
 export const defaultCosts = (): Costs => values(COSTS);
 export const defaultLimits = (): Limits => values(LIMITS);
 export const defaultNetwork = (): NetworkModel => values(NETWORK);
+export type Alarms = { -readonly [K in keyof typeof ALARMS]: number };
+export const defaultAlarms = (): Alarms => values(ALARMS);

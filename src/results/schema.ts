@@ -37,6 +37,8 @@ export const SampleSchema = z.strictObject({
   memoryMaxBytesPerNode: Count,
   viewAccuracy: Count,
   unconvergedReshards: Count,
+  /** share (0–1) of live FEs without a usable shard map at the sample (absent in files before it existed) */
+  unroutableNodes: Count.default(0),
 });
 
 export const HealthCheckSchema = z.strictObject({ name: z.string(), ok: z.boolean(), value: Num, threshold: Num, rule: z.string() });
@@ -59,11 +61,34 @@ export const ResultSchema = z.strictObject({
     costProfile: z.string().nullable().default(null),
     network: Dict,
     fleet: Dict,
+    /** alarm thresholds (absent in files before alarms existed) */
+    alarms: Dict.default({}),
   }),
   machine: z.strictObject({ cpuModel: z.string(), cpus: Count, memBytes: Count, node: z.string(), os: z.string() }),
   tool: z.strictObject({ version: z.string(), gitCommit: z.string().nullable() }),
   summary: z.strictObject({
-    requests: z.strictObject({ total: Count, misrouted: Count, failed: Count, misrouteRate: Count, tailMisrouteRate: Count, throughputPerSec: Count }),
+    requests: z.strictObject({
+      total: Count,
+      misrouted: Count,
+      failed: Count,
+      misrouteRate: Count,
+      tailMisrouteRate: Count,
+      /** failed ÷ total: the FE answered with an error (no usable shard map, frozen, no FE for the cell) */
+      failedRate: Count.default(0),
+      tailFailedRate: Count.default(0),
+      /** correctly routed requests per second of run */
+      goodputPerSec: Count.default(0),
+      throughputPerSec: Count,
+    }),
+    /** FEs without a usable shard map: the largest share of live FEs at once (0–1) */
+    routing: z.strictObject({ unroutableNodesPeak: Count }).default({ unroutableNodesPeak: 0 }),
+    /**
+     * Alarms the post-event summary asked for: when a node first crossed the threshold, on how many
+     * nodes, and the lead time to the first failed request (null: no request failed after it)
+     */
+    alarms: z
+      .array(z.strictObject({ name: z.string(), threshold: Count, firstAtMs: Count, nodes: Count, leadMs: Num.nullable() }))
+      .default([]),
     messages: z.strictObject({ total: Count, dropped: Count, perNodePerSec: Count, bytesPerNodePerSec: Count }),
     memory: z.strictObject({ peakBytesPerNode: Count, meanBytesPerNode: Count }),
     threads: z.strictObject({ peakPerNode: Count }),

@@ -88,4 +88,7 @@ export class Actor implements NodeContext<any>, ThreadContext<any>, Reporter, Th
   count(name: string, delta = 1): void {
     this.sim.sink.count(name, delta);
   }
+  routable(usable: boolean): void {
+    this.sim.sink.routable(this.nid, usable);
+  }
 }

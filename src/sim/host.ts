@@ -53,16 +53,21 @@ export class HostModel {
   readonly #fleet: HostFleet;
   /** protocol CPU per node, µs (dense: the delivery hot path adds to it) */
   readonly cpuUs: Float64Array;
+  /** threads (base included) at which a node raises the thread alarm */
+  readonly #alarmThreads: number;
+  readonly #alarmPct: number;
   cpuUsTotal = 0;
   #memSum = 0;
   #memSamples = 0;
 
-  constructor(costs: Costs, limits: Limits, shards: number, maxNodes: number, fleet: HostFleet) {
+  constructor(costs: Costs, limits: Limits, shards: number, maxNodes: number, fleet: HostFleet, alarmThreadsPct: number) {
     this.#costs = costs;
     this.#limits = limits;
     this.#shards = shards;
     this.#fleet = fleet;
     this.cpuUs = new Float64Array(maxNodes);
+    this.#alarmPct = alarmThreadsPct;
+    this.#alarmThreads = Math.ceil((alarmThreadsPct / 100) * limits.threadsPerNode);
   }
 
   limitHit(limit: LimitName, node: SimNode, t: number): void {
@@ -106,8 +111,9 @@ export class HostModel {
     return null;
   }
 
-  threadStarted(node: SimNode): void {
+  threadStarted(node: SimNode, t: number): void {
     node.threads++;
+    if (node.threads === this.#alarmThreads) this.#fleet.sink.alarm('threadsPct', this.#alarmPct, node.id, t);
     if (node.threads > node.peakThreads) node.peakThreads = node.threads;
     this.notePeakMemory(node);
   }

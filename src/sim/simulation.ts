@@ -111,7 +111,7 @@ export class Simulation implements FleetBackend {
     this.fleet = fleet;
     this.sink = fleet.sink;
     this.#paused = new Float64Array(maxNodes);
-    this.host = new HostModel(cfg.costs, cfg.limits, cfg.fleet.shards, maxNodes, fleet);
+    this.host = new HostModel(cfg.costs, cfg.limits, cfg.fleet.shards, maxNodes, fleet, cfg.alarms.threadsPct);
     this.network = new Network(cfg.network, cfg.seed);
   }
 
@@ -423,7 +423,7 @@ export class Simulation implements FleetBackend {
     const actor = new Actor(this, this.actors.length, node, true, parent);
     this.actors.push(actor);
     (node.threadActors ??= new Set()).add(actor);
-    this.host.threadStarted(node);
+    this.host.threadStarted(node, this.clock);
     actor.impl = main(actor, init);
     return { ok: true, thread: actor };
   }
