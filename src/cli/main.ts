@@ -18,6 +18,7 @@ import { registerMergeCommand, registerSweepCommand } from '../sweep/cli.ts';
 import { registerCeilingCommand } from '../ceiling/cli.ts';
 import { registerReportCommand } from '../report/cli.ts';
 import { registerCompareCommand } from '../compare/cli.ts';
+import { registerValidateCommand } from '../validate/cli.ts';
 import { sweep } from '../sweep/sweep.ts';
 import { getPreset, presetProtocols } from '../sweep/presets.ts';
 import { report } from '../report/report.ts';
@@ -211,6 +212,7 @@ export function buildProgram(): Command {
   registerCeilingCommand(program);
   registerReportCommand(program);
   registerCompareCommand(program);
+  registerValidateCommand(program);
 
   return program;
 }
