@@ -33,7 +33,7 @@ describe('validate rows', () => {
     const beliefs = (xs: number[]) => ({ detectionFirstMs: xs, detectionAllMs: xs, joinMs: [], falsePositives: 0, undetectedCrashes: 0, unconvergedJoins: 0 });
     const real: RealTrial[] = [[1, 2, 3], [4, 5, 10]].map((xs, i) => ({
       scenario: 'crash', fault: 'crash', n: 8, seed: i, crashed: ['a', 'b', 'c'], log: beliefs(xs), stream: beliefs(xs.map((x) => x + 1)),
-      messagesPerNodePerSec: 5, bytesPerNodePerSec: 200, windowMs: 1, loadavg: { start: [], end: [] },
+      messagesPerNodePerSec: 5, bytesPerNodePerSec: 200, windowMs: 1, diagnostics: { ownSuspicionMs: {}, declared: [], maxHealthScore: 0, degradedProbes: 0 }, loadavg: { start: [], end: [] },
     }));
     const rows = buildRows([8], model, real);
     const get = (m: string) => rows.find((r) => r.measure === m)!;

@@ -10,6 +10,8 @@
  *   memberlist.udp.received  one per UDP packet read, value = bytes
  *   memberlist.tcp.sent      one per TCP stream message sent (push-pull, join, fallback ping)
  *   memberlist.tcp.accept / memberlist.tcp.connect  one per TCP connection
+ *   memberlist.health.score  gauge: Lifeguard's local health (awareness) score
+ *   memberlist.degraded.probe  counter: probes made while the score was above 0
  */
 import { createSocket, type Socket } from 'node:dgram';
 
@@ -37,6 +39,8 @@ export class StatsdReceiver {
   readonly port: number;
   /** metric name from "memberlist."/"serf."/"agent." on, prefixes (service, host) dropped */
   readonly totals = new Map<string, MetricTotal>();
+  /** gauges (e.g. memberlist.health.score, Lifeguard's awareness): the largest value seen */
+  readonly gaugeMax = new Map<string, number>();
   malformed = 0;
 
   private constructor(socket: Socket) {
@@ -69,8 +73,9 @@ export class StatsdReceiver {
         this.malformed++;
         continue;
       }
-      if (m[3] !== 'c') continue;
       const key = metricName(m[1]);
+      if (m[3] === 'g') this.gaugeMax.set(key, Math.max(this.gaugeMax.get(key) ?? -Infinity, Number(m[2])));
+      if (m[3] !== 'c') continue;
       const t = this.totals.get(key) ?? { count: 0, sum: 0 };
       t.count++;
       t.sum += Number(m[2]);

@@ -50,6 +50,12 @@ const RealTrialSchema = z.object({
   messagesPerNodePerSec: z.number(),
   bytesPerNodePerSec: z.number(),
   windowMs: z.number(),
+  diagnostics: z.object({
+    ownSuspicionMs: z.record(z.string(), z.array(z.number())),
+    declared: z.array(z.object({ member: z.string(), by: z.string(), atMs: z.number(), confirmations: z.number() })),
+    maxHealthScore: z.number(),
+    degradedProbes: z.number(),
+  }),
   loadavg: z.object({ start: z.array(z.number()), end: z.array(z.number()) }),
 });
 

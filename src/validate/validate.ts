@@ -19,8 +19,8 @@ import { performance } from 'node:perf_hooks';
 import { loadScenario } from '../harness/scenario.ts';
 import { percentiles, type Percentiles } from '../harness/measures.ts';
 import { machineInfo, toolInfo } from '../results/meta.ts';
-import { runSerfCluster, type ClusterFault } from '../blackbox/serf/cluster.ts';
-import { serfVersion } from '../blackbox/serf/agent.ts';
+import { runCluster, type ClusterFault } from '../blackbox/cluster.ts';
+import { serfAdapter } from '../blackbox/serf/adapter.ts';
 import { Reaper } from '../blackbox/reaper.ts';
 import { runModel } from './model.ts';
 import { VALIDATE_SCHEMA, type ModelTrial, type RealTrial, type ValidateDoc, type ValidateRow } from './schema.ts';
@@ -149,7 +149,7 @@ export async function validate(opts: ValidateOptions): Promise<ValidateDoc> {
       for (const scenario of opts.scenarios) {
         for (let i = 0; i < opts.realTrials; i++) {
           const seed = opts.seed + i;
-          const r = await runSerfCluster({ nodes: n, fault: faults.get(scenario)!, seed, settleMs: opts.settleMs, reaper });
+          const r = await runCluster({ adapter: serfAdapter, nodes: n, fault: faults.get(scenario)!, seed, settleMs: opts.settleMs, reaper });
           real.push({
             scenario,
             fault: faults.get(scenario)!.kind,
@@ -161,6 +161,7 @@ export async function validate(opts: ValidateOptions): Promise<ValidateDoc> {
             messagesPerNodePerSec: r.traffic.messagesPerNodePerSec,
             bytesPerNodePerSec: r.traffic.bytesPerNodePerSec,
             windowMs: r.traffic.windowMs,
+            diagnostics: r.diagnostics,
             loadavg: r.loadavg,
           });
           const d = r.log.detectionAllMs.length ? ` detection all ${r.log.detectionAllMs.map((x) => Math.round(x)).join('/')} ms` : '';
@@ -176,7 +177,7 @@ export async function validate(opts: ValidateOptions): Promise<ValidateDoc> {
     schema: VALIDATE_SCHEMA,
     protocol: opts.protocol,
     params: opts.sets,
-    against: { name: opts.against, version: serfVersion(), profile: 'lan' },
+    against: { name: opts.against, version: serfAdapter.version(), profile: serfAdapter.profile },
     nodes: opts.nodes,
     scenarios: opts.scenarios,
     trials: { model: opts.modelTrials, real: opts.realTrials },
