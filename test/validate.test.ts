@@ -30,7 +30,7 @@ describe('validate rows', () => {
       scenario: 'crash', fault: 'crash', n: 8, seed: i, detectionFirstMs: d, detectionAllMs: d, joinMs: null,
       undetectedCrashes: 0, unconvergedJoins: 0, falsePositives: 0, messagesPerNodePerSec: 4, bytesPerNodePerSec: 100,
     }));
-    const beliefs = (xs: number[]) => ({ detectionFirstMs: xs, detectionAllMs: xs, joinMs: [], falsePositives: 0, undetectedCrashes: 0, unconvergedJoins: 0 });
+    const beliefs = (xs: number[]) => ({ detectionFirstMs: xs, detectionAllMs: xs, joinMs: [], falsePositives: 0, falsePositivesBeforeFault: 0, undetectedCrashes: 0, unconvergedJoins: 0 });
     const real: RealTrial[] = [[1, 2, 3], [4, 5, 10]].map((xs, i) => ({
       scenario: 'crash', fault: 'crash', n: 8, seed: i, crashed: ['a', 'b', 'c'], log: beliefs(xs), stream: beliefs(xs.map((x) => x + 1)),
       messagesPerNodePerSec: 5, bytesPerNodePerSec: 200, windowMs: 1, diagnostics: { ownSuspicionMs: {}, declared: [], maxHealthScore: 0, degradedProbes: 0 }, loadavg: { start: [], end: [] },

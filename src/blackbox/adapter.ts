@@ -44,6 +44,8 @@ export interface BlackBoxAgent {
   /** Starts reporting to `sink`; called before the agent joins anyone. */
   observe(sink: BeliefSink): Promise<void>;
   join(addrs: string[]): Promise<void>;
+  /** The members this agent currently holds alive, by name (itself included), asked directly. */
+  aliveMembers(): Promise<string[]>;
   /** Disseminates an application payload to every member (Serf: a user event). */
   broadcast(name: string, payload: Uint8Array): Promise<void>;
   /** A crash: SIGKILL; resolves when the process is gone. */

@@ -2,10 +2,10 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
-import { checkWritable, writeFileAtomic, writeJsonAtomic } from '../results/files.ts';
+import { checkWritable, readVersioned, writeFileAtomic, writeJsonAtomic } from '../results/files.ts';
 import { serfUnavailableReason } from '../blackbox/serf/agent.ts';
 import { DEFAULT_SETS, faultOf, validate, validateMarkdown } from './validate.ts';
-import { ValidateDocSchema } from './schema.ts';
+import { VALIDATE_SCHEMA, ValidateDocSchema } from './schema.ts';
 
 /** What each real implementation validates: the model protocol it is the reference for. */
 const AGAINST: Record<string, string> = { serf: 'swim' };
@@ -42,10 +42,11 @@ export function registerValidateCommand(program: Command): Command {
     .option('--seed <S>', 'first seed (trial i uses seed + i)', posInt('--seed', 0), 1)
     .option('--set <key=value>', `model parameter override (repeatable; default ${DEFAULT_SETS.join(' ')})`, (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--settle <ms>', 'real runs: quiet time after convergence before the fault', posInt('--settle', 0), 5000)
+    .option('--real-from <file>', 'reuse the real trials of an earlier validate file instead of running agents (model-side changes)')
     .option('-o, --out <file>', 'result file', 'results/runs/validate-swim-serf.json')
     .option('--markdown <file>', 'also write the table as Markdown (default: the result path with .md)')
     .option('-q, --quiet', 'no progress lines')
-    .action(async (protocol: string, o: { against: string; nodes: number[]; scenarios: string; trials: number; modelTrials: number; seed: number; set: string[]; settle: number; out: string; markdown?: string; quiet?: boolean }) => {
+    .action(async (protocol: string, o: { against: string; nodes: number[]; scenarios: string; trials: number; modelTrials: number; seed: number; set: string[]; settle: number; realFrom?: string; out: string; markdown?: string; quiet?: boolean }) => {
       const expected = AGAINST[o.against];
       if (!expected) throw new UsageError(`--against: "${o.against}" is not known; known: ${Object.keys(AGAINST).join(', ')}`);
       if (protocol !== expected) throw new UsageError(`<protocol>: ${o.against} is the reference for ${expected}, not "${protocol}"`);
@@ -61,7 +62,9 @@ export function registerValidateCommand(program: Command): Command {
       const md = resolve(o.markdown ?? out.replace(/\.json$/, '') + '.md');
       checkWritable(out);
       checkWritable(md, '--markdown');
-      const why = serfUnavailableReason();
+      const realFrom = o.realFrom ? { path: resolve(o.realFrom), trials: readVersioned(resolve(o.realFrom), VALIDATE_SCHEMA, ValidateDocSchema).real } : undefined;
+      if (realFrom && resolve(o.realFrom!) === out) throw new UsageError(`--real-from: ${out} is also --out; write the new result elsewhere`);
+      const why = realFrom ? null : serfUnavailableReason();
       if (why) throw new UsageError(`--against serf: ${why}`);
       const doc = await validate({
         protocol,
@@ -74,6 +77,7 @@ export function registerValidateCommand(program: Command): Command {
         sets: o.set.length ? o.set : DEFAULT_SETS,
         modelDurationMs: 60_000,
         settleMs: o.settle,
+        realFrom,
         onProgress: o.quiet ? undefined : (line) => process.stderr.write(line + '\n'),
       });
       writeJsonAtomic(out, ValidateDocSchema.parse(doc));

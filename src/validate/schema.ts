@@ -45,17 +45,20 @@ const RealTrialSchema = z.object({
   n: z.number().int(),
   seed: z.number().int(),
   crashed: z.array(z.string()),
-  log: z.object({ detectionFirstMs: z.array(z.number()), detectionAllMs: z.array(z.number()), joinMs: z.array(z.number()), falsePositives: z.number(), undetectedCrashes: z.number(), unconvergedJoins: z.number() }),
-  stream: z.object({ detectionFirstMs: z.array(z.number()), detectionAllMs: z.array(z.number()), joinMs: z.array(z.number()), falsePositives: z.number(), undetectedCrashes: z.number(), unconvergedJoins: z.number() }),
+  log: z.object({ detectionFirstMs: z.array(z.number()), detectionAllMs: z.array(z.number()), joinMs: z.array(z.number()), falsePositives: z.number(), falsePositivesBeforeFault: z.number().default(0), undetectedCrashes: z.number(), unconvergedJoins: z.number() }),
+  stream: z.object({ detectionFirstMs: z.array(z.number()), detectionAllMs: z.array(z.number()), joinMs: z.array(z.number()), falsePositives: z.number(), falsePositivesBeforeFault: z.number().default(0), undetectedCrashes: z.number(), unconvergedJoins: z.number() }),
   messagesPerNodePerSec: z.number(),
   bytesPerNodePerSec: z.number(),
   windowMs: z.number(),
-  diagnostics: z.object({
+  /** absent in files written before diagnostics were collected */
+  diagnostics: z
+    .object({
     ownSuspicionMs: z.record(z.string(), z.array(z.number())),
     declared: z.array(z.object({ member: z.string(), by: z.string(), atMs: z.number(), confirmations: z.number() })),
     maxHealthScore: z.number(),
     degradedProbes: z.number(),
-  }),
+  })
+    .optional(),
   loadavg: z.object({ start: z.array(z.number()), end: z.array(z.number()) }),
 });
 
@@ -67,12 +70,18 @@ export const ValidateDocSchema = z.object({
   nodes: z.array(z.number().int().positive()),
   scenarios: z.array(z.string()),
   trials: z.object({ model: z.number().int(), real: z.number().int() }),
+  /** the earlier validate file whose real trials were reused, or null when agents ran */
+  realFrom: z.string().nullable().default(null),
+  /** what the model's scenarios were changed for like-for-like comparison */
+  modelScenarioChanges: z.string().default('none'),
   aggregation: z.string(),
   createdAt: z.string(),
   wallMs: z.number(),
   machine: z.record(z.string(), z.unknown()),
   tool: z.record(z.string(), z.unknown()),
   rows: z.array(ValidateRowSchema),
+  /** real trials that could not run (e.g. the cluster did not converge), with the reason */
+  failedTrials: z.array(z.object({ scenario: z.string(), n: z.number().int(), seed: z.number().int(), error: z.string() })).default([]),
   model: z.array(ModelTrialSchema),
   real: z.array(RealTrialSchema),
 });

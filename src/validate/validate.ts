@@ -50,6 +50,8 @@ export interface ValidateOptions {
   sets: string[];
   modelDurationMs: number;
   settleMs: number;
+  /** reuse the real trials of an earlier validate file (same N and scenarios) instead of running agents */
+  realFrom?: { path: string; trials: RealTrial[] };
   onProgress?: (line: string) => void;
 }
 
@@ -119,11 +121,12 @@ export async function validate(opts: ValidateOptions): Promise<ValidateDoc> {
   const faults = new Map(opts.scenarios.map((s) => [s, faultOf(s)]));
   const model: ModelTrial[] = [];
   const real: RealTrial[] = [];
+  const failedTrials: { scenario: string; n: number; seed: number; error: string }[] = [];
   for (const n of opts.nodes) {
     for (const scenario of opts.scenarios) {
       for (let i = 0; i < opts.modelTrials; i++) {
         const seed = opts.seed + i;
-        const r = await runModel({ protocol: opts.protocol, scenario, nodes: n, seed, durationMs: opts.modelDurationMs, sets: opts.sets });
+        const r = await runModel({ protocol: opts.protocol, scenario, nodes: n, seed, durationMs: opts.modelDurationMs, sets: opts.sets, withoutReshards: true });
         const mem = r.summary.membership;
         model.push({
           scenario,
@@ -143,13 +146,31 @@ export async function validate(opts: ValidateOptions): Promise<ValidateDoc> {
       progress(`model ${opts.protocol} ${scenario} n=${n}: ${opts.modelTrials} trials`);
     }
   }
-  const reaper = await Reaper.start();
-  try {
+  if (opts.realFrom) {
+    for (const n of opts.nodes) {
+      for (const scenario of opts.scenarios) {
+        const found = opts.realFrom.trials.filter((t) => t.n === n && t.scenario === scenario);
+        if (found.length === 0) throw new Error(`validate: ${opts.realFrom.path} has no real trials for ${scenario} at N = ${n}`);
+        real.push(...found);
+      }
+    }
+    progress(`real: ${real.length} trials reused from ${opts.realFrom.path}`);
+  }
+  const reaper = opts.realFrom ? null : await Reaper.start();
+  if (reaper) try {
     for (const n of opts.nodes) {
       for (const scenario of opts.scenarios) {
         for (let i = 0; i < opts.realTrials; i++) {
           const seed = opts.seed + i;
-          const r = await runCluster({ adapter: serfAdapter, nodes: n, fault: faults.get(scenario)!, seed, settleMs: opts.settleMs, reaper });
+          let r;
+          try {
+            r = await runCluster({ adapter: serfAdapter, nodes: n, fault: faults.get(scenario)!, seed, settleMs: opts.settleMs, reaper });
+          } catch (e) {
+            // one failed trial (an overloaded machine) must not lose the others: record it, go on
+            failedTrials.push({ scenario, n, seed, error: (e as Error).message });
+            progress(`serf ${scenario} n=${n} trial ${i + 1}/${opts.realTrials}: FAILED ${(e as Error).message}`);
+            continue;
+          }
           real.push({
             scenario,
             fault: faults.get(scenario)!.kind,
@@ -173,6 +194,7 @@ export async function validate(opts: ValidateOptions): Promise<ValidateDoc> {
   } finally {
     reaper.close();
   }
+  const realTrials = opts.realFrom ? Math.max(...opts.nodes.flatMap((n) => opts.scenarios.map((s) => real.filter((t) => t.n === n && t.scenario === s).length))) : opts.realTrials;
   return {
     schema: VALIDATE_SCHEMA,
     protocol: opts.protocol,
@@ -180,13 +202,16 @@ export async function validate(opts: ValidateOptions): Promise<ValidateDoc> {
     against: { name: opts.against, version: serfAdapter.version(), profile: serfAdapter.profile },
     nodes: opts.nodes,
     scenarios: opts.scenarios,
-    trials: { model: opts.modelTrials, real: opts.realTrials },
+    trials: { model: opts.modelTrials, real: realTrials },
+    realFrom: opts.realFrom?.path ?? null,
+    modelScenarioChanges: 'reshards removed (perSec 0); duration 60 s',
     aggregation: 'per trial nearest-rank percentiles; p50 rows = median of trial p50s, p99 rows = max of trial p99s; counts and rates = mean per trial',
     createdAt: new Date().toISOString(),
     wallMs: performance.now() - t0,
     machine: machineInfo() as unknown as Record<string, unknown>,
     tool: toolInfo() as unknown as Record<string, unknown>,
     rows: buildRows(opts.nodes, model, real),
+    failedTrials,
     model,
     real,
   };
@@ -205,5 +230,12 @@ export function validateMarkdown(doc: ValidateDoc): string {
       `| ${r.measure}${unit} | ${r.n} | ${fmt(r.model, r.unit)} | ${fmt(r.real, r.unit)} | ${fmt(r.realStream, r.unit)} | ${r.ratio === null ? '—' : r.ratio.toFixed(2)} | ${Math.round(r.tolerance * 100)} % | ${r.withinTolerance ? 'yes' : '**no**'} |`,
     );
   }
+  const loads = doc.real.map((t) => t.loadavg.end[0]).filter((x) => x !== undefined);
+  lines.push('');
+  lines.push(
+    `${doc.trials.model} model seeds and ${doc.trials.real} real trials per (scenario, N)${doc.failedTrials.length ? `; ${doc.failedTrials.length} real trial(s) failed: ${doc.failedTrials.map((f) => `${f.scenario} n=${f.n} seed ${f.seed}`).join(', ')}` : ''}; ` +
+      `${doc.against.name} ${doc.against.version}, profile ${doc.against.profile}; model ${doc.protocol} ${doc.params.join(' ')}` +
+      (loads.length ? `; 1-min load average at the end of the real trials ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} on ${String(doc.machine.cpus ?? '?')} cores` : ''),
+  );
   return lines.join('\n') + '\n';
 }

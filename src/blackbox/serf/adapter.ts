@@ -61,6 +61,10 @@ class SerfBlackBox implements BlackBoxAgent {
     await (await this.#client()).join(addrs);
   }
 
+  async aliveMembers(): Promise<string[]> {
+    return (await (await this.#client()).members()).filter((m) => m.Status === 'alive').map((m) => m.Name);
+  }
+
   async broadcast(name: string, payload: Uint8Array): Promise<void> {
     await (await this.#client()).userEvent(name, payload);
   }
