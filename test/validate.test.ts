@@ -1,12 +1,13 @@
 // `fleetbench validate`: the row arithmetic (ratio, tolerance), aggregation over trials, and bad
 // input rejected with one line naming the field before any agent starts.
-import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.ts';
 import { buildRows, row, TOLERANCE } from '../src/validate/validate.ts';
-import type { ModelTrial, RealTrial } from '../src/validate/schema.ts';
+import { ValidateDocSchema, type ModelTrial, type RealTrial } from '../src/validate/schema.ts';
+import { readVersioned } from '../src/results/files.ts';
 
 describe('validate rows', () => {
   it.each([
@@ -69,5 +70,37 @@ describe('fleetbench validate: bad input', () => {
     expect(await main(['validate', ...args, '-o', out])).toBe(2);
     expect(stderr).toMatch(message);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('fleetbench validate --real-from: the model side against recorded real trials', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'fleetbench-validate-'));
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    process.exitCode = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  it('writes a valid fleetbench/validate@1 file and its Markdown table, with the recorded real figures', async () => {
+    const beliefs = { detectionFirstMs: [], detectionAllMs: [], joinMs: [250], falsePositives: 0, falsePositivesBeforeFault: 0, undetectedCrashes: 0, unconvergedJoins: 0 };
+    const recorded = {
+      schema: 'fleetbench/validate@1', protocol: 'swim', params: ['lifeguard=true'], against: { name: 'serf', version: 'test', profile: 'lan' },
+      nodes: [8], scenarios: ['join'], trials: { model: 1, real: 1 }, aggregation: '', createdAt: '', wallMs: 0, machine: {}, tool: {}, rows: [], model: [],
+      real: [{ scenario: 'join', fault: 'join', n: 8, seed: 1, crashed: [], log: beliefs, stream: { ...beliefs, joinMs: [1250] }, messagesPerNodePerSec: 4, bytesPerNodePerSec: 350, windowMs: 9000, loadavg: { start: [1], end: [1] } }],
+    };
+    const from = join(dir, 'recorded.json');
+    writeFileSync(from, JSON.stringify(recorded));
+    const out = join(dir, 'v.json');
+    expect(await main(['validate', 'swim', '--against', 'serf', '-n', '8', '--scenarios', 'join', '--model-trials', '1', '--real-from', from, '-o', out, '-q'])).toBe(0);
+    const doc = readVersioned(out, 'fleetbench/validate@1', ValidateDocSchema);
+    const joinRow = doc.rows.find((r) => r.measure === 'join.p50')!;
+    expect([joinRow.real, joinRow.realStream]).toEqual([250, 1250]);
+    expect(joinRow.model).toBeGreaterThan(0);
+    expect(doc.realFrom).toBe(from);
+    expect(readFileSync(join(dir, 'v.md'), 'utf8')).toMatch(/\| join\.p50 \| 8 \|/);
   });
 });
