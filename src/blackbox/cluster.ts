@@ -92,6 +92,8 @@ interface Member {
   windowStart: MemberlistTraffic | null;
 }
 
+/** serf's member-event coalescer holds events at most 3 s (CoalescePeriod); 2 s of margin */
+const STREAM_GRACE_MS = 5000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function figures(m: Measures, falsePositivesBeforeFault: number): BeliefFigures {
@@ -236,8 +238,8 @@ export async function runCluster(opts: ClusterRunOptions): Promise<ClusterRunRes
         crashed.push(m.agent.name);
       }
       await Promise.all(kills);
-      const done = () => byLog.pendingDetections === 0 && byStream.pendingDetections === 0;
-      await waitFor(done, opts.faultTimeoutMs ?? 90_000);
+      // the agents' decisions bound the wait; delivery then gets the coalescer's 3 s and a margin
+      if (await waitFor(() => byLog.pendingDetections === 0, opts.faultTimeoutMs ?? 90_000)) await waitFor(() => byStream.pendingDetections === 0, STREAM_GRACE_MS);
     } else if (opts.fault.kind === 'join') {
       const m = await startMember(n);
       m.windowStart = m.statsd.traffic();
@@ -248,8 +250,7 @@ export async function runCluster(opts: ClusterRunOptions): Promise<ClusterRunRes
       byLog.nodeStarted(n, t, true);
       byStream.nodeStarted(n, t, true);
       await m.agent.join([seed]);
-      const done = () => byLog.pendingJoins === 0 && byStream.pendingJoins === 0;
-      await waitFor(done, opts.faultTimeoutMs ?? 90_000);
+      if (await waitFor(() => byLog.pendingJoins === 0, opts.faultTimeoutMs ?? 90_000)) await waitFor(() => byStream.pendingJoins === 0, STREAM_GRACE_MS);
     }
     await sleep(opts.tailMs ?? 2000);
     const endAtMs = now();

@@ -42,11 +42,12 @@ export function registerValidateCommand(program: Command): Command {
     .option('--seed <S>', 'first seed (trial i uses seed + i)', posInt('--seed', 0), 1)
     .option('--set <key=value>', `model parameter override (repeatable; default ${DEFAULT_SETS.join(' ')})`, (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--settle <ms>', 'real runs: quiet time after convergence before the fault', posInt('--settle', 0), 5000)
+    .option('--converge-timeout <ms>', 'real runs: at most this long for the agents to converge before the fault', posInt('--converge-timeout', 1000), 120_000)
     .option('--real-from <file>', 'reuse the real trials of an earlier validate file instead of running agents (model-side changes)')
     .option('-o, --out <file>', 'result file', 'results/runs/validate-swim-serf.json')
     .option('--markdown <file>', 'also write the table as Markdown (default: the result path with .md)')
     .option('-q, --quiet', 'no progress lines')
-    .action(async (protocol: string, o: { against: string; nodes: number[]; scenarios: string; trials: number; modelTrials: number; seed: number; set: string[]; settle: number; realFrom?: string; out: string; markdown?: string; quiet?: boolean }) => {
+    .action(async (protocol: string, o: { against: string; nodes: number[]; scenarios: string; trials: number; modelTrials: number; seed: number; set: string[]; settle: number; convergeTimeout: number; realFrom?: string; out: string; markdown?: string; quiet?: boolean }) => {
       const expected = AGAINST[o.against];
       if (!expected) throw new UsageError(`--against: "${o.against}" is not known; known: ${Object.keys(AGAINST).join(', ')}`);
       if (protocol !== expected) throw new UsageError(`<protocol>: ${o.against} is the reference for ${expected}, not "${protocol}"`);
@@ -77,6 +78,7 @@ export function registerValidateCommand(program: Command): Command {
         sets: o.set.length ? o.set : DEFAULT_SETS,
         modelDurationMs: 60_000,
         settleMs: o.settle,
+        convergeTimeoutMs: o.convergeTimeout,
         realFrom,
         onProgress: o.quiet ? undefined : (line) => process.stderr.write(line + '\n'),
       });

@@ -50,6 +50,8 @@ export interface ValidateOptions {
   sets: string[];
   modelDurationMs: number;
   settleMs: number;
+  /** real runs: at most this long for the N agents to converge before the fault */
+  convergeTimeoutMs?: number;
   /** reuse the real trials of an earlier validate file (same N and scenarios) instead of running agents */
   realFrom?: { path: string; trials: RealTrial[] };
   onProgress?: (line: string) => void;
@@ -164,7 +166,7 @@ export async function validate(opts: ValidateOptions): Promise<ValidateDoc> {
           const seed = opts.seed + i;
           let r;
           try {
-            r = await runCluster({ adapter: serfAdapter, nodes: n, fault: faults.get(scenario)!, seed, settleMs: opts.settleMs, reaper });
+            r = await runCluster({ adapter: serfAdapter, nodes: n, fault: faults.get(scenario)!, seed, settleMs: opts.settleMs, convergeTimeoutMs: opts.convergeTimeoutMs, reaper });
           } catch (e) {
             // one failed trial (an overloaded machine) must not lose the others: record it, go on
             failedTrials.push({ scenario, n, seed, error: (e as Error).message });
