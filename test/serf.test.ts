@@ -135,6 +135,17 @@ describe.skipIf(skip)(`a real serf cluster${because}`, () => {
     }
   });
 
+  it('a member joining a running 3-agent cluster is in every view, and the join is timed once', async () => {
+    const r = await runCluster({ adapter: serfAdapter, nodes: 3, fault: { kind: 'join' }, seed: 1, settleMs: 500, tailMs: 500, faultTimeoutMs: 30_000 });
+    expect(r.agents).toHaveLength(4);
+    for (const source of [r.log, r.stream]) {
+      expect(source.unconvergedJoins).toBe(0);
+      expect(source.joinMs).toHaveLength(1);
+      expect(source.falsePositives).toBe(0);
+    }
+    for (const a of r.agents) expect(alive(a.pid)).toBe(false);
+  });
+
   it('an agent dies with its parent: the reaper kills it when the parent is SIGKILLed', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/fixtures/serf-orphan.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
