@@ -18,6 +18,7 @@ import { registerCeilingCommand } from '../ceiling/cli.ts';
 import { registerReportCommand } from '../report/cli.ts';
 import { registerCompareCommand } from '../compare/cli.ts';
 import { registerProposeCommand, runDefaultProposal } from '../propose/cli.ts';
+import { registerValidateCommand } from '../validate/cli.ts';
 import { registerLiveCommands } from '../live/cli.ts';
 import { RUNTIMES, checkTransport, getRuntime, type RuntimeName, type TransportKind } from '../runtimes.ts';
 import { registerK8sCommand } from '../k8s/cli.ts';
@@ -167,6 +168,7 @@ export function buildProgram(): Command {
   registerReportCommand(program);
   registerCompareCommand(program);
   registerProposeCommand(program);
+  registerValidateCommand(program);
 
   return program;
 }

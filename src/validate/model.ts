@@ -1,0 +1,30 @@
+/**
+ * The model side of `validate`: one simulator run of a protocol on a scenario. Kept to this one
+ * function because the simulator's entry points (src/sim/run.ts, src/harness/run-config.ts) are
+ * being reshaped; only this file needs to follow them.
+ */
+import { resolveRun } from '../harness/run-config.ts';
+import { loadScenario } from '../harness/scenario.ts';
+import type { Result } from '../results/schema.ts';
+import { runSim } from '../sim/run.ts';
+
+export interface ModelRun {
+  protocol: string;
+  scenario: string;
+  nodes: number;
+  seed: number;
+  durationMs: number;
+  sets: readonly string[];
+  /**
+   * Drop the scenario's reshards: the real agents carry no shard map, and the model's shard-map
+   * updates ride its gossip queue (extra gossip rounds, bigger packets), so traffic would not be
+   * like for like.
+   */
+  withoutReshards?: boolean;
+}
+
+export async function runModel(run: ModelRun): Promise<Result> {
+  const loaded = loadScenario(run.scenario);
+  const scenario = run.withoutReshards ? { ...loaded, reshards: { perSec: 0, fromMs: 0 } } : loaded;
+  return runSim(resolveRun({ protocol: run.protocol, scenario, nodes: run.nodes, seed: run.seed, durationMs: run.durationMs, sets: run.sets }));
+}
