@@ -129,7 +129,11 @@ for (const p of PROBES) {
     byK.push({ runtime: p.runtime, k, ...(Object.fromEntries(METRICS.map((m) => [m, spread(s.map((x) => x[m]))])) as Record<(typeof METRICS)[number], ReturnType<typeof spread>>) });
   }
 }
-/** The figures a cost profile takes: per-thread RSS and create time at the largest K (fixed per-process costs amortised), wakeup CPU over every run. */
+/**
+ * The figures a cost profile takes: medians at the largest K, where fixed per-process costs are
+ * amortised and the process looks most like an FE full of peer threads (a JVM's CPU per wakeup
+ * grows with its thread count).
+ */
 const profileFigures = PROBES.flatMap((p) => {
   const s = samples.filter((x) => x.runtime === p.runtime);
   if (s.length === 0) return [];
@@ -140,7 +144,7 @@ const profileFigures = PROBES.flatMap((p) => {
     atK: kMax,
     bytesPerThread: Math.round(median(atMax.map((x) => x.bytesPerThread))),
     threadSpawnUs: Math.round(median(atMax.map((x) => x.createUs)) * 10) / 10,
-    cpuUsPerWakeup: Math.round(median(s.map((x) => x.cpuUsPerWakeup)) * 100) / 100,
+    cpuUsPerWakeup: Math.round(median(atMax.map((x) => x.cpuUsPerWakeup)) * 100) / 100,
   }];
 });
 
@@ -151,6 +155,9 @@ const lines = [
   ...byK.map((r) => `| ${r.runtime} | ${r.k} | ${fmt({ ...r.bytesPerThread, median: r.bytesPerThread.median / 1024, min: r.bytesPerThread.min / 1024, max: r.bytesPerThread.max / 1024 }, 1)} | ${fmt(r.createUs, 1)} | ${fmt(r.cpuUsPerWakeup, 2)} | ${r.bytesPerThread.n} |`),
 ];
 process.stdout.write(`${lines.join('\n')}\n(median (min–max) over runs; each run a fresh process)\n`);
+for (const f of profileFigures) {
+  process.stdout.write(`profile figures, ${f.runtime} at K=${f.atK}: bytesPerThread ${f.bytesPerThread}, threadSpawnUs ${f.threadSpawnUs}, cpuUsPerWakeup ${f.cpuUsPerWakeup}\n`);
+}
 for (const s of skipped) process.stdout.write(`note: ${s}\n`);
 
 writeJsonAtomic(out, {

@@ -1,24 +1,97 @@
 /**
- * A cost profile: modelled costs measured on a machine (`fleetbench calibrate`), loaded by the
- * simulator with `--costs FILE` so simulated fleets use measured figures instead of the defaults.
+ * A cost profile (`fleetbench/costs@1`): modelled costs measured on a machine, loaded with
+ * `--costs FILE` (a file `fleetbench calibrate` writes) or `--costs NAME` (a profile shipped in
+ * src/model/profiles/), so simulated fleets use measured figures instead of the defaults.
+ *
+ * Each cost is a number, or `{ value, unit?, source }` to say where the figure comes from (the
+ * command and date that measured it, or "assumption: …"); shipped profiles always give a source.
+ * Cost names are those of src/model/defaults.ts COSTS, plus PROFILE_ONLY_COSTS: thread costs the
+ * simulator does not charge yet. The loader keeps those apart (`unmodelled`), so `costs` holds only
+ * what the simulator reads.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { UsageError } from '../errors.ts';
-import { COSTS, type Costs } from './defaults.ts';
+import { COSTS, type CostName, type Costs } from './defaults.ts';
 
 export const COST_PROFILE_SCHEMA = 'fleetbench/costs@1';
+export const PROFILE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), 'profiles');
 
-const costShape = Object.fromEntries(Object.keys(COSTS).map((k) => [k, z.number().finite().nonnegative()])) as Record<keyof Costs, z.ZodNumber>;
+/** Costs a profile may carry that the simulator does not charge yet (no default exists for them). */
+export const PROFILE_ONLY_COSTS = {
+  threadSpawnUs: { unit: 'µs', meaning: 'wall time from a thread-create call until the new thread has run' },
+  cpuUsPerWakeup: { unit: 'µs', meaning: 'process CPU per wakeup of a blocked thread (half a two-thread ping-pong round trip)' },
+} as const;
+export type ProfileOnlyCostName = keyof typeof PROFILE_ONLY_COSTS;
+export type ProfileCostName = CostName | ProfileOnlyCostName;
 
-export const CostProfileSchema = z.object({
-  schema: z.literal(COST_PROFILE_SCHEMA),
-  measuredOn: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
-  costs: z.object(costShape).partial().strict(),
-});
-export type CostProfile = z.infer<typeof CostProfileSchema>;
+const UNITS: Record<ProfileCostName, string> = {
+  ...(Object.fromEntries(Object.entries(COSTS).map(([k, v]) => [k, v.unit])) as Record<CostName, string>),
+  ...(Object.fromEntries(Object.entries(PROFILE_ONLY_COSTS).map(([k, v]) => [k, v.unit])) as Record<ProfileOnlyCostName, string>),
+};
 
-export function loadCostProfile(path: string): CostProfile {
+const amount = z.number().finite().nonnegative();
+function costEntry(name: ProfileCostName) {
+  const sourced = z
+    .object({
+      value: amount,
+      unit: z.literal(UNITS[name], { error: `expected "${UNITS[name]}" (the unit of ${name})` }).optional(),
+      source: z.string().min(1, 'name the command and date that measured it, or "assumption: …"'),
+    })
+    .strict();
+  return z.union([amount, sourced], { error: 'expected a number ≥ 0 or { value, unit?, source }' });
+}
+
+export const CostProfileSchema = z
+  .object({
+    schema: z.literal(COST_PROFILE_SCHEMA),
+    /** what the profile models, for `--costs NAME` listings and result readers */
+    description: z.string().optional(),
+    measuredOn: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+    costs: z.object(Object.fromEntries(Object.keys(UNITS).map((k) => [k, costEntry(k as ProfileCostName)])) as Record<ProfileCostName, ReturnType<typeof costEntry>>).partial().strict(),
+    /** free-form notes `fleetbench calibrate` writes (per-transport breakdowns, methods) */
+    details: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+  })
+  .strict();
+export type CostProfileFile = z.infer<typeof CostProfileSchema>;
+
+export interface CostProfile {
+  schema: typeof COST_PROFILE_SCHEMA;
+  /** the shipped profile's name, or the path it was read from */
+  origin: string;
+  description?: string;
+  measuredOn?: Record<string, string | number>;
+  /** the costs the simulator charges, as plain numbers (merge over the defaults) */
+  costs: Partial<Costs>;
+  /** costs the profile carries that the simulator does not charge yet */
+  unmodelled: Partial<Record<ProfileOnlyCostName, number>>;
+  /** where each cost comes from, for the costs that say */
+  sources: Partial<Record<ProfileCostName, string>>;
+  details?: Record<string, string | number>;
+}
+
+/** Names of the profiles shipped in src/model/profiles/, sorted. */
+export function costProfileNames(): string[] {
+  return readdirSync(PROFILE_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => basename(f, '.json'))
+    .sort();
+}
+
+/**
+ * Loads `--costs NAME|FILE`: a shipped profile's name, else a path. A bare word (no `/`, no `.`)
+ * that is neither a shipped profile nor an existing file is refused with the known names.
+ */
+export function loadCostProfile(nameOrPath: string): CostProfile {
+  const names = costProfileNames();
+  let path: string;
+  if (names.includes(nameOrPath)) path = resolve(PROFILE_DIR, `${nameOrPath}.json`);
+  else if (/^[\w-]+$/.test(nameOrPath) && !existsSync(nameOrPath)) {
+    throw new UsageError(`--costs: unknown cost profile "${nameOrPath}"; known: ${names.join(', ')}, or a path to a ${COST_PROFILE_SCHEMA} file`);
+  } else path = nameOrPath;
+
   let data: unknown;
   try {
     data = JSON.parse(readFileSync(path, 'utf8'));
@@ -28,7 +101,27 @@ export function loadCostProfile(path: string): CostProfile {
   const parsed = CostProfileSchema.safeParse(data);
   if (!parsed.success) {
     const i = parsed.error.issues[0];
-    throw new UsageError(`--costs ${path}: ${i.path.map(String).join('.') || '(root)'}: ${i.message}`);
+    const where = i.path.map(String).join('.') || '(root)';
+    const keys = i.code === 'unrecognized_keys' ? `; known: ${(where === 'costs' ? Object.keys(UNITS) : Object.keys(CostProfileSchema.shape)).join(', ')}` : '';
+    throw new UsageError(`--costs ${nameOrPath}: ${where}: ${i.message}${keys}`);
   }
-  return parsed.data;
+  const f = parsed.data;
+  const profile: CostProfile = {
+    schema: f.schema,
+    origin: nameOrPath,
+    ...(f.description === undefined ? {} : { description: f.description }),
+    ...(f.measuredOn === undefined ? {} : { measuredOn: f.measuredOn }),
+    costs: {},
+    unmodelled: {},
+    sources: {},
+    ...(f.details === undefined ? {} : { details: f.details }),
+  };
+  for (const [k, entry] of Object.entries(f.costs) as Array<[ProfileCostName, number | { value: number; source: string } | undefined]>) {
+    if (entry === undefined) continue;
+    const value = typeof entry === 'number' ? entry : entry.value;
+    if (k in PROFILE_ONLY_COSTS) profile.unmodelled[k as ProfileOnlyCostName] = value;
+    else profile.costs[k as CostName] = value;
+    if (typeof entry !== 'number') profile.sources[k] = entry.source;
+  }
+  return profile;
 }
