@@ -72,6 +72,13 @@ export interface CostProfile {
   details?: Record<string, string | number>;
 }
 
+/** A failed union (number or sourced entry) reports the branch the input was shaped like, not just "invalid". */
+function innermost(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== 'invalid_union') return issue;
+  const shaped = issue.errors.find((b) => b.length > 0 && !(b[0].code === 'invalid_type' && b[0].path.length === 0));
+  return shaped ? innermost({ ...shaped[0], path: [...issue.path, ...shaped[0].path] } as z.core.$ZodIssue) : issue;
+}
+
 /** Names of the profiles shipped in src/model/profiles/, sorted. */
 export function costProfileNames(): string[] {
   return readdirSync(PROFILE_DIR)
@@ -100,9 +107,10 @@ export function loadCostProfile(nameOrPath: string): CostProfile {
   }
   const parsed = CostProfileSchema.safeParse(data);
   if (!parsed.success) {
-    const i = parsed.error.issues[0];
+    const i = innermost(parsed.error.issues[0]);
     const where = i.path.map(String).join('.') || '(root)';
-    const keys = i.code === 'unrecognized_keys' ? `; known: ${(where === 'costs' ? Object.keys(UNITS) : Object.keys(CostProfileSchema.shape)).join(', ')}` : '';
+    const known = i.path.length === 0 ? Object.keys(CostProfileSchema.shape) : i.path.length === 1 && i.path[0] === 'costs' ? Object.keys(UNITS) : i.path[0] === 'costs' ? ['value', 'unit', 'source'] : null;
+    const keys = i.code === 'unrecognized_keys' && known ? `; known: ${known.join(', ')}` : '';
     throw new UsageError(`--costs ${nameOrPath}: ${where}: ${i.message}${keys}`);
   }
   const f = parsed.data;
