@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.ts';
 import { parseDuration } from '../harness/run-config.ts';
+import { loadCostProfile } from '../model/cost-profile.ts';
 import { DEFAULT_MAX_NODES, DEFAULT_START_NODES, ceiling } from './ceiling.ts';
 import type { CeilingResult, CeilingRun } from './schema.ts';
 import { checkWritable, writeJsonAtomic } from '../results/files.ts';
@@ -50,12 +51,13 @@ export function registerCeilingCommand(program: Command): Command {
     .option('--max-nodes <N>', `largest fleet size to try (default ${DEFAULT_MAX_NODES})`, intOption('--max-nodes'))
     .option('--start-nodes <N>', `first fleet size (default ${DEFAULT_START_NODES})`, intOption('--start-nodes'))
     .option('--set <key=value>', 'override a protocol parameter or limits.*, costs.*, network.*, fleet.* (repeatable)', collect, [])
+    .option('--costs <name|file>', 'cost profile (native, jvm, node-worker, or a calibrate file), applied as costs.* settings')
     .option('--seed <S>', 'seed (default 1)', intOption('--seed'))
     .option('-d, --duration <time>', "simulated time per run (default: the scenario's)")
     .option('--max-run-wall <time>', 'wall-clock budget per run before projecting instead of measuring (default 10m)')
     .option('-o, --out <file>', `ceiling file (default ${RUNS_DIR}/ceiling-<scenario>-<protocol>.json)`)
     .option('-q, --quiet', 'no per-run lines')
-    .action(async (o: { protocol: string; scenario: string; slo: string[]; maxNodes?: number; startNodes?: number; set: string[]; seed?: number; duration?: string; maxRunWall?: string; out?: string; quiet?: boolean }) => {
+    .action(async (o: { protocol: string; scenario: string; slo: string[]; maxNodes?: number; startNodes?: number; set: string[]; costs?: string; seed?: number; duration?: string; maxRunWall?: string; out?: string; quiet?: boolean }) => {
       let stop = false;
       const onSigint = () => {
         stop = true;
@@ -73,7 +75,9 @@ export function registerCeilingCommand(program: Command): Command {
           slos: o.slo,
           maxNodes: o.maxNodes,
           startNodes: o.startNodes,
-          sets: o.set,
+          // ceiling() takes no profile yet: its costs go in as --set entries, before the user's own
+          // (so --set still wins), and the ceiling file records them in `sets`
+          sets: [...(o.costs ? Object.entries(loadCostProfile(o.costs).costs).map(([k, v]) => `costs.${k}=${v}`) : []), ...o.set],
           seed: o.seed,
           durationMs,
           budget: wallMs === undefined ? undefined : { wallMs },
