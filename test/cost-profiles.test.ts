@@ -92,6 +92,9 @@ describe('bad cost profiles: one line naming the field, exit 2', () => {
     vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     expect(await main(['run', '-q', '-p', 'thread-per-peer', '-s', 'steady', '--costs', 'nativ'])).toBe(2);
     expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(/--costs: unknown cost profile "nativ"; known: jvm, native, node-worker/)]);
+    stderr = '';
+    expect(await main(['ceiling', '-q', '-p', 'thread-per-peer', '-s', 'steady', '--costs', 'nativ', '--out', join(dir, 'c.json')])).toBe(2);
+    expect(stderr).toMatch(/--costs: unknown cost profile "nativ"/);
   });
 });
 
