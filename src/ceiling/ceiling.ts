@@ -47,6 +47,8 @@ export interface CeilingOptions {
   budget?: { rssBytes?: number; wallMs?: number };
   onRun?: (run: CeilingRun, phase: 'grow' | 'bisect') => void;
   shouldStop?: () => boolean;
+  /** a cost profile (shipped name or file), applied before `sets` */
+  costsFile?: string;
   /** a registered runtime (default sim) and, live, its transport */
   runtime?: string;
   transport?: TransportKind;
@@ -136,7 +138,7 @@ export async function ceiling(o: CeilingOptions): Promise<CeilingResult> {
   const runtime = getRuntime(o.runtime ?? 'sim');
   const budget = { ...defaultBudget(), ...o.budget };
   const configFor = (nodes: number) =>
-    resolveRun({ protocol: o.protocol, scenario: o.scenario, nodes, seed: o.seed, durationMs: o.durationMs, sets: o.sets });
+    resolveRun({ protocol: o.protocol, scenario: o.scenario, nodes, seed: o.seed, durationMs: o.durationMs, sets: o.sets, costsFile: o.costsFile });
   const cfg0 = configFor(start); // validates protocol, scenario and every --set before any run
   configFor(maxNodes);
 

@@ -51,6 +51,7 @@ export function registerCeilingCommand(program: Command): Command {
     .option('--max-nodes <N>', `largest fleet size to try (default ${DEFAULT_MAX_NODES})`, intOption('--max-nodes'))
     .option('--start-nodes <N>', `first fleet size (default ${DEFAULT_START_NODES})`, intOption('--start-nodes'))
     .option('--set <key=value>', 'override a protocol parameter or limits.*, costs.*, network.*, fleet.* (repeatable)', collect, [])
+    .option('--costs <name|file>', 'cost profile: native, jvm, node-worker, or a calibrate file (before --set)')
     .option('--seed <S>', 'seed (default 1)', intOption('--seed'))
     .option('-d, --duration <time>', "simulated time per run (default: the scenario's)")
     .option('--max-run-wall <time>', 'wall-clock budget per run before projecting instead of measuring (default 10m)')
@@ -58,7 +59,7 @@ export function registerCeilingCommand(program: Command): Command {
     .option('--transport <ws|uws>', 'live runtime: the WebSocket server library', 'uws')
     .option('-o, --out <file>', `ceiling file (default ${RUNS_DIR}/ceiling-<scenario>-<protocol>.json)`)
     .option('-q, --quiet', 'no per-run lines')
-    .action(async (o: { protocol: string; scenario: string; slo: string[]; maxNodes?: number; startNodes?: number; set: string[]; seed?: number; duration?: string; maxRunWall?: string; out?: string; quiet?: boolean; runtime: string; transport: string }) => {
+    .action(async (o: { protocol: string; scenario: string; slo: string[]; maxNodes?: number; startNodes?: number; set: string[]; costs?: string; seed?: number; duration?: string; maxRunWall?: string; out?: string; quiet?: boolean; runtime: string; transport: string }) => {
       let stop = false;
       const onSigint = () => {
         stop = true;
@@ -76,7 +77,9 @@ export function registerCeilingCommand(program: Command): Command {
           slos: o.slo,
           maxNodes: o.maxNodes,
           startNodes: o.startNodes,
+          // (so --set still wins), and the ceiling file records them in `sets`
           sets: o.set,
+          costsFile: o.costs,
           seed: o.seed,
           durationMs,
           budget: wallMs === undefined ? undefined : { wallMs },

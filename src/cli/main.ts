@@ -114,7 +114,7 @@ export function buildProgram(): Command {
     .option('--set <key=value>', 'override a protocol parameter or limits.*, costs.*, network.*, fleet.* (repeatable)', collect, [])
     .option('--runtime <name>', [...RUNTIMES.values()].map((r) => `${r.name}: ${r.summary}`).join('; '), 'sim')
     .option('--transport <ws|uws>', 'live runtime: the WebSocket server library (nodes dial peers with the ws client)', 'uws')
-    .option('--costs <file>', 'cost profile from `fleetbench calibrate` (measured costs instead of the defaults)')
+    .option('--costs <name|file>', 'cost profile: a shipped one (native, jvm, node-worker: src/model/profiles/) or a file from `fleetbench calibrate`')
     .option('-o, --out <file>', `result file (default ${RUNS_DIR}/<scenario>-<protocol>-n<N>-s<seed>.json)`)
     .option('-q, --quiet', 'no progress bar')
     .action(async (o: { protocol: string; scenario: string; nodes?: number; seed?: number; duration?: string; set: string[]; runtime: string; transport: string; costs?: string; out?: string; quiet?: boolean }) => {

@@ -10,19 +10,21 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { writeJsonAtomic } from '../results/files.ts';
 import os from 'node:os';
-import type { CostName } from '../model/defaults.ts';
+import { COST_PROFILE_SCHEMA, PROFILE_ONLY_COSTS, type ProfileCostName } from '../model/cost-profile.ts';
+import { COSTS, type CostName } from '../model/defaults.ts';
 import { getProtocol } from '../protocols.ts';
 import { buildBundles } from './bundle.ts';
 import type { ProbeCmd } from './probe.ts';
 import type { TransportKind } from './transport.ts';
 import { checkUwsBinary, uwsBinaryPath } from './uws.ts';
 
-export const COST_PROFILE_SCHEMA = 'fleetbench/costs@1';
+export { COST_PROFILE_SCHEMA };
 
 export interface CostProfile {
   schema: typeof COST_PROFILE_SCHEMA;
   measuredOn: { cpuModel: string; cpus: number; node: string; date: string };
-  costs: Partial<Record<CostName, number>>;
+  /** each figure with its unit and how it was measured (the `fleetbench/costs@1` sourced form) */
+  costs: Partial<Record<ProfileCostName, { value: number; unit: string; source: string }>>;
   /** how each figure was obtained, and the per-transport breakdown */
   details: Record<string, number | string>;
 }
@@ -75,7 +77,7 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<CostProfil
     return p;
   };
   const details: Record<string, number | string> = {};
-  const costs: CostProfile['costs'] = {};
+  const costs: Partial<Record<CostName, number>> = {};
   try {
     log('process baseline…');
     const base = await probe();
@@ -143,12 +145,17 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<CostProfil
     for (const p of probes) p.kill();
     rmSync(bundles.dir, { recursive: true, force: true });
   }
-  const profile: CostProfile = {
-    schema: COST_PROFILE_SCHEMA,
-    measuredOn: { cpuModel: os.cpus()[0]?.model ?? 'unknown', cpus: os.cpus().length, node: process.version, date: new Date().toISOString() },
-    costs,
-    details,
+  const measuredOn = { cpuModel: os.cpus()[0]?.model ?? 'unknown', cpus: os.cpus().length, node: process.version, date: new Date().toISOString() };
+  const sourced: CostProfile['costs'] = {};
+  for (const [k, value] of Object.entries(costs) as Array<[CostName, number]>) {
+    sourced[k] = { value, unit: COSTS[k].unit, source: `measured: \`fleetbench calibrate\`, ${measuredOn.date}: ${details[k] ?? 'see details'}` };
+  }
+  sourced.threadSpawnUs = {
+    value: Number(details.workerSpawnMs) * 1000,
+    unit: PROFILE_ONLY_COSTS.threadSpawnUs.unit,
+    source: `measured: \`fleetbench calibrate\`, ${measuredOn.date}: wall time to spawn ${workers} live Workers at once until all are ready, divided by ${workers}`,
   };
+  const profile: CostProfile = { schema: COST_PROFILE_SCHEMA, measuredOn, costs: sourced, details };
   // never over a device or symlink; on a failed write the profile is saved elsewhere and named
   if (opts.out) writeJsonAtomic(opts.out, profile);
   return profile;

@@ -1,15 +1,49 @@
 /**
- * A cost profile: modelled costs measured on a machine (`fleetbench calibrate`), loaded by the
- * simulator with `--costs FILE` so simulated fleets use measured figures instead of the defaults.
+ * A cost profile (`fleetbench/costs@1`): modelled costs measured on a machine, loaded with
+ * `--costs FILE` (a file `fleetbench calibrate` writes) or `--costs NAME` (a profile shipped in
+ * src/model/profiles/), so simulated fleets use measured figures instead of the defaults.
+ *
+ * Each cost is a number, or `{ value, unit?, source }` to say where the figure comes from (the
+ * command and date that measured it, or "assumption: …"); shipped profiles always give a source.
+ * Cost names are those of src/model/defaults.ts COSTS, plus PROFILE_ONLY_COSTS: thread costs the
+ * simulator does not charge yet. The loader keeps those apart (`unmodelled`), so `costs` holds only
+ * what the simulator reads.
  */
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { UsageError, escapeControl } from '../errors.ts';
+import { UsageError } from '../errors.ts';
 import { MAX_SMALL_DOCUMENT_BYTES, parseJsonText, readTextCapped } from '../results/files.ts';
-import { COSTS, type Costs } from './defaults.ts';
+import { COSTS, type CostName, type Costs } from './defaults.ts';
 
 export const COST_PROFILE_SCHEMA = 'fleetbench/costs@1';
+export const PROFILE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), 'profiles');
 
-const costShape = Object.fromEntries(Object.keys(COSTS).map((k) => [k, z.number().finite().nonnegative()])) as Record<keyof Costs, z.ZodNumber>;
+/** Costs a profile may carry that the simulator does not charge yet (no default exists for them). */
+export const PROFILE_ONLY_COSTS = {
+  threadSpawnUs: { unit: 'µs', meaning: 'wall time from a thread-create call until the new thread has run' },
+  cpuUsPerWakeup: { unit: 'µs', meaning: 'process CPU per wakeup of a blocked thread (half a two-thread ping-pong round trip)' },
+} as const;
+export type ProfileOnlyCostName = keyof typeof PROFILE_ONLY_COSTS;
+export type ProfileCostName = CostName | ProfileOnlyCostName;
+
+const UNITS: Record<ProfileCostName, string> = {
+  ...(Object.fromEntries(Object.entries(COSTS).map(([k, v]) => [k, v.unit])) as Record<CostName, string>),
+  ...(Object.fromEntries(Object.entries(PROFILE_ONLY_COSTS).map(([k, v]) => [k, v.unit])) as Record<ProfileOnlyCostName, string>),
+};
+
+const amount = z.number().finite().nonnegative();
+function costEntry(name: ProfileCostName) {
+  const sourced = z
+    .object({
+      value: amount,
+      unit: z.literal(UNITS[name], { error: `expected "${UNITS[name]}" (the unit of ${name})` }).optional(),
+      source: z.string().min(1, 'name the command and date that measured it, or "assumption: …"'),
+    })
+    .strict();
+  return z.union([amount, sourced], { error: 'expected a number ≥ 0 or { value, unit?, source }' });
+}
 
 /** A key of a free-form record: not a name Object.prototype already has (`constructor`, `__proto__`…). */
 const ownKey = z
@@ -18,23 +52,88 @@ const ownKey = z
   .max(200)
   .refine((k) => k !== '__proto__' && !(k in Object.prototype), 'a name Object.prototype already has is not allowed here');
 
-/** Strict at every level: an unknown or inherited name is refused, never ignored. */
-export const CostProfileSchema = z.strictObject({
-  schema: z.literal(COST_PROFILE_SCHEMA),
-  measuredOn: z.record(ownKey, z.union([z.string().max(10_000), z.number()])).optional(),
-  costs: z.strictObject(costShape).partial(),
-  /** how each figure was obtained (calibrate writes it) */
-  details: z.record(ownKey, z.union([z.string().max(10_000), z.number(), z.boolean(), z.null()])).optional(),
-});
-export type CostProfile = z.infer<typeof CostProfileSchema>;
+export const CostProfileSchema = z
+  .object({
+    schema: z.literal(COST_PROFILE_SCHEMA),
+    /** what the profile models, for `--costs NAME` listings and result readers */
+    description: z.string().optional(),
+    measuredOn: z.record(ownKey, z.union([z.string().max(10_000), z.number()])).optional(),
+    costs: z.object(Object.fromEntries(Object.keys(UNITS).map((k) => [k, costEntry(k as ProfileCostName)])) as Record<ProfileCostName, ReturnType<typeof costEntry>>).partial().strict(),
+    /** free-form notes `fleetbench calibrate` writes (per-transport breakdowns, methods) */
+    details: z.record(ownKey, z.union([z.string().max(10_000), z.number(), z.boolean(), z.null()])).optional(),
+  })
+  .strict();
+export type CostProfileFile = z.infer<typeof CostProfileSchema>;
 
-/** Reads a cost profile with a size cap; every problem is reported, one line each. */
-export function loadCostProfile(path: string): CostProfile {
-  const label = `--costs ${path}`;
+export interface CostProfile {
+  schema: typeof COST_PROFILE_SCHEMA;
+  /** the shipped profile's name, or the path it was read from */
+  origin: string;
+  description?: string;
+  measuredOn?: Record<string, string | number>;
+  /** the costs the simulator charges, as plain numbers (merge over the defaults) */
+  costs: Partial<Costs>;
+  /** costs the profile carries that the simulator does not charge yet */
+  unmodelled: Partial<Record<ProfileOnlyCostName, number>>;
+  /** where each cost comes from, for the costs that say */
+  sources: Partial<Record<ProfileCostName, string>>;
+  details?: Record<string, string | number | boolean | null>;
+}
+
+/** A failed union (number or sourced entry) reports the branch the input was shaped like, not just "invalid". */
+function innermost(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== 'invalid_union') return issue;
+  const shaped = issue.errors.find((b) => b.length > 0 && !(b[0].code === 'invalid_type' && b[0].path.length === 0));
+  return shaped ? innermost({ ...shaped[0], path: [...issue.path, ...shaped[0].path] } as z.core.$ZodIssue) : issue;
+}
+
+/** Names of the profiles shipped in src/model/profiles/, sorted. */
+export function costProfileNames(): string[] {
+  return readdirSync(PROFILE_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => basename(f, '.json'))
+    .sort();
+}
+
+/**
+ * Loads `--costs NAME|FILE`: a shipped profile's name, else a path. A bare word (no `/`, no `.`)
+ * that is neither a shipped profile nor an existing file is refused with the known names.
+ */
+export function loadCostProfile(nameOrPath: string): CostProfile {
+  const names = costProfileNames();
+  let path: string;
+  if (names.includes(nameOrPath)) path = resolve(PROFILE_DIR, `${nameOrPath}.json`);
+  else if (/^[\w-]+$/.test(nameOrPath) && !existsSync(nameOrPath)) {
+    throw new UsageError(`--costs: unknown cost profile "${nameOrPath}"; known: ${names.join(', ')}, or a path to a ${COST_PROFILE_SCHEMA} file`);
+  } else path = nameOrPath;
+
+  const label = `--costs ${nameOrPath}`;
   const data = parseJsonText(readTextCapped(path, MAX_SMALL_DOCUMENT_BYTES, label), label);
   const parsed = CostProfileSchema.safeParse(data);
   if (!parsed.success) {
-    throw new UsageError(parsed.error.issues.map((i) => escapeControl(`${label}: ${i.path.map(String).join('.') || '(root)'}: ${i.message}`)).join('\n'));
+    const i = innermost(parsed.error.issues[0]);
+    const where = i.path.map(String).join('.') || '(root)';
+    const known = i.path.length === 0 ? Object.keys(CostProfileSchema.shape) : i.path.length === 1 && i.path[0] === 'costs' ? Object.keys(UNITS) : i.path[0] === 'costs' ? ['value', 'unit', 'source'] : null;
+    const keys = i.code === 'unrecognized_keys' && known ? `; known: ${known.join(', ')}` : '';
+    throw new UsageError(`--costs ${nameOrPath}: ${where}: ${i.message}${keys}`);
   }
-  return parsed.data;
+  const f = parsed.data;
+  const profile: CostProfile = {
+    schema: f.schema,
+    origin: nameOrPath,
+    ...(f.description === undefined ? {} : { description: f.description }),
+    ...(f.measuredOn === undefined ? {} : { measuredOn: f.measuredOn }),
+    costs: {},
+    unmodelled: {},
+    sources: {},
+    ...(f.details === undefined ? {} : { details: f.details }),
+  };
+  for (const [k, entry] of Object.entries(f.costs) as Array<[ProfileCostName, number | { value: number; source: string } | undefined]>) {
+    if (entry === undefined) continue;
+    const value = typeof entry === 'number' ? entry : entry.value;
+    if (k in PROFILE_ONLY_COSTS) profile.unmodelled[k as ProfileOnlyCostName] = value;
+    else profile.costs[k as CostName] = value;
+    if (typeof entry !== 'number') profile.sources[k] = entry.source;
+  }
+  return profile;
 }
