@@ -1,5 +1,6 @@
 // The motivating failure: a fleet just under the per-node thread limit gets a small capacity
-// addition. thread-per-peer runs out of threads and misroutes; async-multiplexed does not.
+// addition. thread-per-peer runs out of threads, every FE's shard-map construction fails and no FE
+// can route (2020: "unable to route requests"); async-multiplexed does not.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Result } from '../src/results/schema.ts';
 import { LIMITS } from '../src/model/defaults.ts';
@@ -23,21 +24,47 @@ describe('kinesis-2020', () => {
     cells = await simulate({ protocol: 'cell-partitioned', scenario: 'kinesis-2020', sets: ['cellSize=64', 'inner=thread-per-peer'] });
   });
 
-  it('thread-per-peer hits the thread limit on every node after the addition and keeps misrouting', () => {
+  it('thread_per_peer_hits_the_thread_limit_on_every_node_and_every_FE_loses_its_shard_map', () => {
     const threads = tpp.summary.limitsHit.find((l) => l.limit === 'threads');
     expect(threads).toBeDefined();
     expect(threads!.nodes).toBe(280);
     expect(threads!.firstAtMs).toBeGreaterThan(15_000); // not before the capacity addition
     expect(tpp.summary.threads.peakPerNode).toBe(256);
-    expect(tpp.summary.requests.tailMisrouteRate).toBeGreaterThan(0);
-    expect(tpp.summary.shardMap.unconverged).toBeGreaterThan(0);
     expect(tpp.summary.protocolCounters.untrackedPeers).toBeGreaterThan(0);
+    // every FE (≥ 90 %) without a usable map at once; requests fail rather than misroute
+    expect(tpp.summary.routing.unroutableNodesPeak).toBeGreaterThanOrEqual(0.9);
+    expect(tpp.summary.requests.tailFailedRate).toBeGreaterThanOrEqual(0.5);
+    expect(tpp.summary.healthChecks.find((c) => c.name === 'tailFailedRate')!.ok).toBe(false);
     expect(tpp.summary.healthy).toBe(false);
-    // before the addition the fleet was healthy: no misroute in the first 15 s except propagation
-    const before = tpp.timeseries.filter((s) => s.tMs <= 15_000);
-    const after = tpp.timeseries.filter((s) => s.tMs > 50_000);
-    const rate = (xs: typeof before) => xs.reduce((a, s) => a + s.misrouted, 0) / xs.reduce((a, s) => a + s.requests, 0);
-    expect(rate(after)).toBeGreaterThan(10 * rate(before));
+    // the worst 10 s: at least half the requests failed
+    const ts = tpp.timeseries;
+    let worst = 0;
+    for (let i = 0; i + 10 <= ts.length; i++) {
+      const w = ts.slice(i, i + 10);
+      worst = Math.max(worst, w.reduce((a, s) => a + s.failed, 0) / w.reduce((a, s) => a + s.requests, 0));
+    }
+    expect(worst).toBeGreaterThanOrEqual(0.5);
+    // before the addition it routed: no failed request in the first 15 s
+    expect(ts.filter((s) => s.tMs <= 15_000).reduce((a, s) => a + s.failed, 0)).toBe(0);
+    // no recovery while the added capacity stays
+    expect(ts[ts.length - 1].unroutableNodes).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('thread_per_peer_raises_the_thread_alarm_before_the_first_failed_request', () => {
+    const alarm = tpp.summary.alarms.find((a) => a.name === 'threadsPct')!;
+    expect(alarm).toBeDefined();
+    expect(alarm.threshold).toBe(80);
+    expect(alarm.leadMs).not.toBeNull();
+    expect(alarm.leadMs!).toBeGreaterThan(0);
+    // the fleet starts at 250 of 256 threads, already past 80 %: the alarm fires at the start
+    expect(alarm.firstAtMs).toBe(0);
+  });
+
+  it('no_other_protocol_fails_a_request_on_the_same_scenario_and_seed', () => {
+    for (const r of [async, tppRoomy, cells]) {
+      expect(r.summary.requests.failed).toBe(0);
+      expect(r.summary.routing.unroutableNodesPeak).toBe(0);
+    }
   });
 
   it('async-multiplexed on the same scenario hits no thread limit and converges to 0 misroutes', () => {

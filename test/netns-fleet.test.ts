@@ -6,6 +6,7 @@
  * goes on; heal lets it resume. Needs root and namespaces; skipped with the reason otherwise.
  */
 import { rmSync } from 'node:fs';
+import { newRunToken } from '../src/live/transport.ts';
 import { describe, expect, it } from 'vitest';
 import { resolveRun } from '../src/harness/run-config.ts';
 import type { RemoteNode } from '../src/live/agent-client.ts';
@@ -13,6 +14,8 @@ import { buildBundles } from '../src/live/bundle.ts';
 import type { FromNode, NodeStats, ToNode } from '../src/live/ipc.ts';
 import { netnsUnavailableReason } from '../src/live/netns.ts';
 import { Placement } from '../src/live/placement.ts';
+
+const RUN_TOKEN = newRunToken();
 
 const reason = await netnsUnavailableReason();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -42,6 +45,9 @@ describe.skipIf(reason !== null)(`nodes on namespace hosts${reason ? ` — skipp
               k: 'init', id, transport: 'ws', uwsBinary: null, workerBundle: p.workerBundleUrl(p.hostOf(id)), params: cfg.params, seed: 1,
               threadsPerNode: cfg.limits.threadsPerNode, fdsPerNode: cfg.limits.fdsPerNode, cgroup: null, statsEveryMs: 60_000,
               bindHost: p.hosts[p.hostOf(id)].address,
+              // nodes on different hosts have different parents: the run's token must be given,
+              // not derived (the fallback derives it from the parent's pid)
+              token: RUN_TOKEN,
             };
             n.send(init);
           });

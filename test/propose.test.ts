@@ -170,7 +170,9 @@ describe('fleetbench propose: a tiny proposal end to end', () => {
     const md = readFileSync(first.files.markdown, 'utf8');
     expect(md).toMatch(/\| time to recover \|/);
     expect(md).toMatch(/time to recover: "—" because no result carries `summary\.recovery\.timeToRecoverMs`/);
-    expect(md).toMatch(/alarm lead time: "—" because no result carries `summary\.alarms\[\]\.leadMs`/);
+    // results carry alarms now: the baseline's thread alarm leads its first failed request
+    expect(md).not.toMatch(/alarm lead time: "—" because no result carries/);
+    expect(md).toMatch(/\| tpp \(baseline\) \|.*\| \d+(\.\d+)? s \(/);
     expect(md).toMatch(/npx fleetbench run -p thread-per-peer .*--seed 2 /);
     expect(md).toMatch(/npx fleetbench ceiling -p async-multiplexed -s steady /);
   });

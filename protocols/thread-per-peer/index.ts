@@ -7,9 +7,11 @@
  * cache rebuild would, and is refused again while the fleet stays too large.
  *
  * Construction rule (2020: "cache construction failed … unable to route"): the shard map is built
- * from the messages of every listed peer, so while any listed peer has no thread the construction
- * has failed and the map must not be trusted: lookups answer UNROUTABLE and the node reports its
- * map unusable, until every listed peer has a thread again.
+ * from the messages of every listed peer, so while the process cannot start a thread for a listed
+ * peer (the thread limit, or no memory for a stack) the construction has failed and the map must
+ * not be trusted: lookups answer UNROUTABLE and the node reports its map unusable, until every
+ * listed peer has a thread again. A peer that is merely unreachable (crashed, not yet unlisted)
+ * fails its connection, not the process's resources: it is untracked but does not fail the map.
  */
 import { UNROUTABLE, type Bootstrap, type NodeContext, type NodeId, type NodeProtocol, type ParamValues, type ProtocolDefinition, type ThreadEntryRef, type ThreadHandle } from '../../src/contract/protocol.ts';
 import {
@@ -42,7 +44,9 @@ class ThreadPerPeerNode implements NodeProtocol<AllToAllMsg> {
   /** peers listed by the membership service for which no thread could be started */
   readonly #untracked = new Set<NodeId>();
   #started = false;
-  /** false while a listed peer has no thread: the map's construction failed */
+  /** listed peers whose thread the process could not start (a resource refused it) */
+  readonly #spawnRefused = new Set<NodeId>();
+  /** false while a listed peer has no thread for want of resources: the map's construction failed */
   #usable = true;
 
   constructor(ctx: NodeContext<AllToAllMsg>, params: ParamValues) {
@@ -69,7 +73,9 @@ class ThreadPerPeerNode implements NodeProtocol<AllToAllMsg> {
     if (r.ok) {
       this.#threads.set(m, r.thread);
       this.#untracked.delete(m);
+      this.#spawnRefused.delete(m);
     } else {
+      this.#spawnRefused.add(m);
       if (!this.#untracked.has(m)) this.#ctx.report.count('untrackedPeers');
       this.#untracked.add(m);
       this.#ctx.report.count('spawnRefused');
@@ -83,12 +89,13 @@ class ThreadPerPeerNode implements NodeProtocol<AllToAllMsg> {
       this.#threads.delete(m);
     }
     this.#untracked.delete(m);
+    this.#spawnRefused.delete(m);
     this.#view.forget(m);
     this.#checkConstruction();
   }
 
   #checkConstruction(): void {
-    const usable = this.#untracked.size === 0;
+    const usable = this.#spawnRefused.size === 0;
     if (usable === this.#usable) return;
     this.#usable = usable;
     this.#ctx.report.routable(usable);

@@ -49,7 +49,7 @@ export async function fakeLink(def: ProtocolDefinition<any>, o: FakeLinkOptions 
   const nodes = o.nodes ?? 2;
   const shards = o.shards ?? 16;
   const scenario = parseScenario(
-    { name: 'fake-link', description: 'two endpoints', nodes, durationMs: 1e9, fleet: { shards, requestsPerSec: 0 }, reshards: { perSec: 0 } },
+    { name: 'fake-link', description: 'two endpoints', nodes, durationMs: 3_600_000, fleet: { shards, requestsPerSec: 0 }, reshards: { perSec: 0 } },
     'fake-link',
   );
   const cfg = resolveRun({ protocol: def, scenario, nodes, seed: o.seed ?? 1, sets: o.sets });
