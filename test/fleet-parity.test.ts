@@ -37,7 +37,7 @@ describe('fleet driver parity', () => {
     // the scenario's events all reached the backend
     const kinds = new Set(sim.map((c) => c[0]));
     for (const e of cfg.scenario.events) {
-      const want = { add: 'boot', remove: 'leave', crash: 'crash', pause: 'pause', loss: 'setLoss', partition: 'partition', heal: 'heal', reshardStorm: 'originate', crashCell: 'crash' }[e.type];
+      const want = { add: 'boot', remove: 'leave', crash: 'crash', pause: 'pause', loss: 'setLoss', partition: 'partition', heal: 'heal', reshardStorm: 'originate', crashCell: 'crash', restart: 'crash', rollingRestart: 'crash' }[e.type];
       expect(kinds.has(want), `${e.type} → ${want}`).toBe(true);
     }
   });

@@ -9,9 +9,11 @@
  * Construction rule (2020: "cache construction failed … unable to route"): the shard map is built
  * from the messages of every listed peer, so while the process cannot start a thread for a listed
  * peer (the thread limit, or no memory for a stack) the construction has failed and the map must
- * not be trusted: lookups answer UNROUTABLE and the node reports its map unusable, until every
- * listed peer has a thread again. A peer that is merely unreachable (crashed, not yet unlisted)
- * fails its connection, not the process's resources: it is untracked but does not fail the map.
+ * not be trusted: lookups answer UNROUTABLE and the node reports its map unusable. The running
+ * process does not rebuild a failed cache: only a restart (a cold start that rebuilds the map
+ * from the configuration store) recovers it, as in 2020, when FEs had to be restarted a few
+ * hundred per hour. A peer that is merely unreachable (crashed, not yet unlisted) fails its
+ * connection, not the process's resources: it is untracked but does not fail the map.
  */
 import { UNROUTABLE, type Bootstrap, type NodeContext, type NodeId, type NodeProtocol, type ParamValues, type ProtocolDefinition, type ThreadEntryRef, type ThreadHandle } from '../../src/contract/protocol.ts';
 import {
@@ -95,10 +97,11 @@ class ThreadPerPeerNode implements NodeProtocol<AllToAllMsg> {
   }
 
   #checkConstruction(): void {
-    const usable = this.#spawnRefused.size === 0;
-    if (usable === this.#usable) return;
-    this.#usable = usable;
-    this.#ctx.report.routable(usable);
+    // once failed, failed for this process's life
+    if (!this.#usable || this.#spawnRefused.size === 0) return;
+    this.#usable = false;
+    this.#ctx.report.routable(false);
+    this.#ctx.report.count('constructionFailed');
   }
 
   onTimer(tag: number): void {

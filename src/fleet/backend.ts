@@ -25,7 +25,7 @@ export interface ReportSink {
   count(name: string, delta: number): void;
   limitHit(limit: LimitName, node: NodeId, t: number): void;
   /** the node's shard map became usable (true) or unusable (false) */
-  routable(node: NodeId, usable: boolean): void;
+  routable(node: NodeId, usable: boolean, t: number): void;
   /** the node crossed an alarm's threshold (alarms.threadsPct: threads ≥ that share of the limit) */
   alarm(name: string, threshold: number, node: NodeId, t: number): void;
 }

@@ -19,6 +19,7 @@
  */
 import { UNROUTABLE, type Bootstrap, type CellRouter, type NodeId, type ShardId } from '../contract/protocol.ts';
 import { FlatRouter } from '../harness/flat-router.ts';
+import { ConfigStore } from './config-store.ts';
 import { Measures } from '../harness/measures.ts';
 import { RequestTally } from '../harness/request-tally.ts';
 import { Rng } from '../harness/rng.ts';
@@ -58,6 +59,9 @@ export interface DriverOptions {
 }
 
 /** Every node the scenario can ever have: the initial fleet plus every `add`. */
+/** draws the load balancer makes for a request before it gives up on a cell of cold-starting FEs */
+const REQUEST_DRAWS = 8;
+
 export function maxNodesOf(cfg: RunConfig): number {
   return cfg.nodes + cfg.scenario.events.reduce((n, e) => n + (e.type === 'add' ? e.count : 0), 0);
 }
@@ -84,6 +88,11 @@ export class FleetDriver {
   readonly #startedAt: number[] = [];
   readonly #alive: Uint8Array;
   readonly #pausedUntil: Float64Array;
+  /** a cold-starting node: its shard map is being built until then (it cannot route or originate) */
+  readonly #constructingUntil: Float64Array;
+  /** restarts so far per node id: a callback for an earlier process does nothing to a later one */
+  readonly #generation: Uint32Array;
+  readonly #store: ConfigStore;
   /** live node ids, for uniform choice; #liveIndex[id] is the position or -1 */
   readonly #liveIds: number[] = [];
   readonly #liveIndex: Int32Array;
@@ -93,6 +102,8 @@ export class FleetDriver {
   readonly #membershipCache = new Map<number, { src: readonly number[]; list: number[] }>();
   #nextId = 0;
   #scheduled = false;
+  #firstRestartAtMs: number | null = null;
+  #restarts = 0;
   #finished = false;
 
   constructor(cfg: RunConfig, opts: DriverOptions = {}) {
@@ -103,6 +114,8 @@ export class FleetDriver {
     this.#cellOf = new Int32Array(maxNodes);
     this.#alive = new Uint8Array(maxNodes);
     this.#pausedUntil = new Float64Array(maxNodes);
+    this.#constructingUntil = new Float64Array(maxNodes);
+    this.#generation = new Uint32Array(maxNodes);
     this.#liveIndex = new Int32Array(maxNodes).fill(-1);
     this.#cellIndex = new Int32Array(maxNodes).fill(-1);
     this.#harness = new Rng(cfg.seed, 0x686172); // 'har'
@@ -112,6 +125,7 @@ export class FleetDriver {
     for (let i = 0; i < cfg.nodes; i++) this.#initialCells.push(this.router.place(i));
     this.router.takeMigrations(); // the initial fleet starts from the final cell map
     this.truth = new Truth(cfg.fleet, this.#harness, this.router);
+    this.#store = new ConfigStore(cfg.fleet);
     this.requests = new RequestTally(cfg.durationMs - (cfg.scenario.tailMs ?? Math.min(10_000, cfg.durationMs / 4)));
   }
 
@@ -291,7 +305,52 @@ export class FleetDriver {
     }
     const id = this.#addNode(cell, now, now);
     this.#b.launch(id);
-    this.#b.boot(id, this.#bootstrap(id, now));
+    this.#coldStart(id, now);
+  }
+
+  /**
+   * A new process builds its shard map from the configuration store before its protocol starts:
+   * until then it cannot route, answer or originate (unroutable in the measures).
+   */
+  #coldStart(id: NodeId, now: number): void {
+    const until = (this.#constructingUntil[id] = this.#store.construct(now));
+    const generation = this.#generation[id];
+    this.measures.routable(id, false, now);
+    this.#b.at(until, () => {
+      if (!this.#alive[id] || this.#generation[id] !== generation) return;
+      this.#constructingUntil[id] = 0;
+      this.measures.readStore(id, until);
+      this.measures.routable(id, true, until);
+      this.#b.boot(id, this.#bootstrap(id, until));
+    });
+  }
+
+  /** The FE's process is killed and started again on the same host: a cold start. */
+  #restart(id: NodeId, now: number): void {
+    if (!this.#alive[id]) return;
+    this.#b.crash(id);
+    this.#stopped(id, false, now, false);
+    this.#generation[id]++;
+    this.#pausedUntil[id] = 0;
+    // the same FE, the same cell: not a new placement
+    const cell = this.#cellOf[id];
+    (this.#cellLive[cell] ??= []).push(id);
+    this.#cellIndex[id] = this.#cellLive[cell].length - 1;
+    this.#alive[id] = 1;
+    this.#startedAt[id] = now;
+    this.truth.nodeStarted(id, now);
+    this.#liveIndex[id] = this.#liveIds.length;
+    this.#liveIds.push(id);
+    this.measures.nodeStarted(id, now, true, cell);
+    this.#restarts++;
+    this.#firstRestartAtMs ??= now;
+    this.#b.launch(id);
+    this.#coldStart(id, now);
+  }
+
+  /** Running, not frozen, not cold-starting at `t`: a node that can take part. */
+  #running(id: NodeId, t: number): boolean {
+    return this.#pausedUntil[id] <= t && this.#constructingUntil[id] <= t;
   }
 
   #stop(node: NodeId, how: 'left' | 'crashed', t: number): void {
@@ -302,7 +361,7 @@ export class FleetDriver {
   }
 
   /** Bookkeeping once a node is gone, in the order the measures expect. */
-  #stopped(node: NodeId, crashed: boolean, now: number): void {
+  #stopped(node: NodeId, crashed: boolean, now: number, leavesCell = true): void {
     this.#alive[node] = 0;
     this.nodeSecondsAlive += (now - Math.max(0, this.#startedAt[node])) / 1000;
     const idx = this.#liveIndex[node];
@@ -320,14 +379,14 @@ export class FleetDriver {
       this.#cellIndex[lastInCell] = ci;
     }
     this.#cellIndex[node] = -1;
-    this.router.removed(node);
+    if (leavesCell) this.router.removed(node);
     this.truth.nodeStopped(node, now);
     this.measures.nodeStopped(node, now, crashed);
   }
 
-  /** k distinct live nodes chosen by the harness generator; nodes paused at `t` excluded when asked. */
-  #pickLive(k: number, t: number, skipPaused: boolean): number[] {
-    const pool = skipPaused ? this.#liveIds.filter((id) => this.#pausedUntil[id] <= t) : this.#liveIds.slice();
+  /** k distinct live nodes chosen by the harness generator; only running ones (not paused or cold-starting) when asked. */
+  #pickLive(k: number, t: number, runningOnly: boolean): number[] {
+    const pool = runningOnly ? this.#liveIds.filter((id) => this.#running(id, t)) : this.#liveIds.slice();
     return drawDistinct(pool, k, this.#harness);
   }
 
@@ -366,6 +425,22 @@ export class FleetDriver {
       case 'heal':
         b.heal();
         return;
+      case 'restart':
+        for (const id of this.#pickLive(e.count, now, true)) this.#restart(id, now);
+        return;
+      case 'rollingRestart': {
+        // the FEs running now, in a fixed order, one every 3,600,000 / perHour ms
+        const order = this.#liveIds.slice().sort((a, b) => a - b).slice(0, e.count ?? Infinity);
+        const every = 3_600_000 / e.perHour;
+        order.forEach((id, i) => {
+          const t = now + i * every;
+          const generation = this.#generation[id];
+          b.at(t, () => {
+            if (this.#generation[id] === generation) this.#restart(id, t);
+          });
+        });
+        return;
+      }
       case 'crashCell': {
         if (!this.partitioned) return; // refused at load time for flat protocols
         const cells = this.cellSizes().flatMap((n, c) => (n > 0 ? [c] : []));
@@ -389,7 +464,7 @@ export class FleetDriver {
   #reshard(now: number): void {
     const shard = this.truth.pickReshardShard();
     const cell = this.router.cellOfShard(shard);
-    const candidates = (this.#cellLive[cell] ?? []).filter((id) => this.#pausedUntil[id] <= now);
+    const candidates = (this.#cellLive[cell] ?? []).filter((id) => this.#running(id, now));
     if (candidates.length === 0) return; // no FE of that cell to make it
     const origin = candidates[this.#harness.int(candidates.length)];
     const { cluster, version } = this.truth.reshard(shard, now);
@@ -397,13 +472,21 @@ export class FleetDriver {
     this.#b.originate(origin, shard, cluster, version);
   }
 
-  /** A request for a shard reaches a random FE of the cell the router maps the shard to. */
+  /**
+   * A request for a shard reaches a random FE of the cell the router maps the shard to. The load
+   * balancer knows which FEs have finished their cold start (they register when ready), so it
+   * redraws past one still building its map; it cannot know which are frozen.
+   */
   #request(t: number): void {
     const shard = this.truth.pickShard();
     const live = this.#cellLive[this.router.cellOfShard(shard)] ?? [];
-    const node = live.length > 0 ? live[this.#harness.int(live.length)] : -1;
+    let node = -1;
+    for (let tries = 0; tries < REQUEST_DRAWS && live.length > 0; tries++) {
+      node = live[this.#harness.int(live.length)];
+      if (this.#constructingUntil[node] <= t) break;
+    }
     // no FE of that cell is alive, or the chosen one is frozen: a failed request, not a misroute
-    if (node < 0 || this.#pausedUntil[node] > t) this.requests.record(t, 'failed');
+    if (node < 0 || !this.#running(node, t)) this.requests.record(t, 'failed');
     else this.#b.request(node, shard, t);
   }
 
@@ -472,6 +555,7 @@ export class FleetDriver {
           goodputPerSec: end > 0 ? req.routed / (end / 1000) : 0,
           throughputPerSec: host.throughputPerSec,
         },
+        recovery: this.#recovery(end),
         routing: { unroutableNodesPeak: m.unroutableSharePeak },
         alarms: [...m.alarms].map(([name, a]) => ({
           name,
@@ -499,6 +583,22 @@ export class FleetDriver {
       },
       timeseries: this.samples,
       sim: null,
+    };
+  }
+
+  #recovery(end: number): Result['summary']['recovery'] {
+    const firstFailed = this.requests.firstFailedAtMs;
+    const since = this.measures.allRoutableSinceMs;
+    const recovered = firstFailed !== null && since !== null && since >= firstFailed ? since : null;
+    const restartFrom = this.#firstRestartAtMs;
+    return {
+      firstFailedAtMs: firstFailed,
+      recoveredAtMs: recovered,
+      timeToRecoverMs: recovered === null ? null : recovered - firstFailed!,
+      failedRequests: firstFailed === null ? 0 : this.requests.failedBetween(firstFailed, recovered ?? end),
+      restarts: this.#restarts,
+      firstRestartAtMs: restartFrom,
+      restartPhaseMs: recovered !== null && restartFrom !== null && recovered >= restartFrom ? recovered - restartFrom : null,
     };
   }
 

@@ -41,6 +41,9 @@ class Bitset {
   set(i: number): void {
     this.words[i >>> 5] |= 1 << (i & 31);
   }
+  clear(i: number): void {
+    this.words[i >>> 5] &= ~(1 << (i & 31));
+  }
 }
 
 interface PendingReshard {
@@ -88,6 +91,8 @@ export class Measures {
   readonly #unroutable: Uint8Array;
   unroutableLive = 0;
   unroutableSharePeak = 0;
+  /** when every live node last became routable again (null while some cannot route) */
+  allRoutableSinceMs: number | null = 0;
   readonly limits = new Map<LimitName, { nodes: Bitset; count: number; firstAtMs: number }>();
 
   constructor(maxNodes: number) {
@@ -121,13 +126,20 @@ export class Measures {
     this.cellOf[o] = cell;
     this.#liveInCell[cell] = this.liveInCell(cell) + 1;
     // a starting node reads the shard map from the configuration store: it has every version
+    this.readStore(o, t, false);
+    if (joined) this.#joinStart.set(o, t);
+    this.#settle(t);
+  }
+
+  /** Node `o` built its shard map from the configuration store at `t`: it has every version made so far. */
+  readStore(o: number, t: number, settle = true): void {
+    if (!this.live[o]) return;
     for (const r of this.#reshards.values()) {
-      if (r.cell !== cell) continue;
+      if (r.cell !== this.cellOf[o] || r.have.has(o)) continue;
       r.have.set(o);
       r.count++;
     }
-    if (joined) this.#joinStart.set(o, t);
-    this.#settle(t);
+    if (settle) this.#settle(t);
   }
 
   /** Crash, OOM or leave. `crashed` starts failure-detection timing. */
@@ -150,10 +162,13 @@ export class Measures {
     this.#viewSize[o] = 0;
     if (this.#unroutable[o]) {
       this.#unroutable[o] = 0;
-      this.unroutableLive--;
+      if (--this.unroutableLive === 0) this.allRoutableSinceMs = t;
     }
+    // a node that starts again (a restart) has to learn every version anew
     for (const r of this.#reshards.values()) {
-      if (r.have.has(o)) r.count--;
+      if (!r.have.has(o)) continue;
+      r.have.clear(o);
+      r.count--;
     }
     this.#joinStart.delete(o);
     if (crashed) this.#detect.set(o, { t0: t, first: null });
@@ -213,12 +228,13 @@ export class Measures {
     }
   }
 
-  /** Node `o` reports its shard map usable or not. */
-  routable(o: number, usable: boolean): void {
+  /** Node `o` reports its shard map usable or not, at `t`. */
+  routable(o: number, usable: boolean, t: number): void {
     if (!this.live[o] || this.#unroutable[o] === (usable ? 0 : 1)) return;
     this.#unroutable[o] = usable ? 0 : 1;
     this.unroutableLive += usable ? -1 : 1;
     this.unroutableSharePeak = Math.max(this.unroutableSharePeak, this.unroutableShare);
+    this.allRoutableSinceMs = this.unroutableLive === 0 ? t : null;
   }
 
   /** alarm name → first crossing and the nodes that crossed it */

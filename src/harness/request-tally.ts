@@ -15,6 +15,8 @@ export class RequestTally {
   tailFailed = 0;
   /** when the first request failed; null when none did */
   firstFailedAtMs: number | null = null;
+  /** when each request failed (the first 10^6), for failures within a span */
+  readonly #failedAt: number[] = [];
   /** when the first cell outage began; null without one */
   outageFromMs: number | null = null;
   outageTotal = 0;
@@ -35,6 +37,7 @@ export class RequestTally {
     if (inOutage) this.outageBad++;
     if (outcome === 'failed') {
       if (this.firstFailedAtMs === null || t < this.firstFailedAtMs) this.firstFailedAtMs = t;
+      if (this.#failedAt.length < 1_000_000) this.#failedAt.push(t);
       this.failed++;
       this.#window.failed++;
       if (inTail) this.tailFailed++;
@@ -55,6 +58,13 @@ export class RequestTally {
   get misrouteRate(): number {
     return this.total ? this.misrouted / this.total : 0;
   }
+  /** failed requests issued in [from, to] (of the first 10^6 failures) */
+  failedBetween(from: number, to: number): number {
+    let n = 0;
+    for (const t of this.#failedAt) if (t >= from && t <= to) n++;
+    return n;
+  }
+
   get failedRate(): number {
     return this.total ? this.failed / this.total : 0;
   }

@@ -167,7 +167,10 @@ export function resolveRun(req: RunRequest): RunConfig {
     requestsPerSec: f.requestsPerSec ?? FLEET.requestsPerSec.value,
     traffic: f.traffic ?? 'uniform',
     zipfExponent: f.zipfExponent ?? 1,
-    sampleEveryMs: FLEET.sampleEveryMs.value,
+    sampleEveryMs: f.sampleEveryMs ?? FLEET.sampleEveryMs.value,
+    storeReadsPerSec: f.storeReadsPerSec ?? FLEET.storeReadsPerSec.value,
+    storeEntriesPerRead: f.storeEntriesPerRead ?? FLEET.storeEntriesPerRead.value,
+    storeReadLatencyMs: f.storeReadLatencyMs ?? FLEET.storeReadLatencyMs.value,
   };
 
   const alarms = defaultAlarms();

@@ -41,6 +41,10 @@ export const ScenarioEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('partition'), ...at, fraction: z.number().gt(0).lt(1) }).strict(),
   z.object({ type: z.literal('heal'), ...at }).strict(),
   z.object({ type: z.literal('reshardStorm'), ...at, count: z.number().int().min(1).max(MAX_STORM), overMs: ms.default(0) }).strict(),
+  /** `count` running FEs restart: killed, then a cold start (the map rebuilt from the store) before they serve */
+  z.object({ type: z.literal('restart'), ...at, count }).strict(),
+  /** every FE running at atMs (or the first `count` of them) restarts, one after another at `perHour` */
+  z.object({ type: z.literal('rollingRestart'), ...at, perHour: z.number().positive().max(3.6e9), count: count.optional() }).strict(),
   /** every node of one cell crashes (protocols with cells only); `cell` defaults to a random one */
   z.object({ type: z.literal('crashCell'), ...at, cell: z.number().int().min(0).max(MAX_NODES - 1).optional() }).strict(),
 ]);
@@ -76,6 +80,10 @@ export const FleetSchema = z
     zipfExponent: z.number().positive().max(100),
     /** time-series resolution */
     sampleEveryMs: ms.min(1),
+    /** the configuration store cold starts read (src/fleet/config-store.ts) */
+    storeReadsPerSec: z.number().positive().max(1e9),
+    storeEntriesPerRead: z.number().int().min(1).max(MAX_SHARDS),
+    storeReadLatencyMs: ms,
   })
   .partial()
   .strict();

@@ -13,6 +13,10 @@ export interface FleetSettings {
   traffic: 'uniform' | 'zipf';
   zipfExponent: number;
   sampleEveryMs: number;
+  /** the configuration store a cold-starting FE reads its shard map from (src/fleet/config-store.ts) */
+  storeReadsPerSec: number;
+  storeEntriesPerRead: number;
+  storeReadLatencyMs: number;
 }
 
 export class Truth {

@@ -244,7 +244,7 @@ export class LiveBackend implements FleetBackend {
               ms.limitHit(r[1], node.id, t);
               break;
             case R_ROUTE:
-              ms.routable(node.id, r[1]);
+              ms.routable(node.id, r[1], t);
               break;
           }
         }

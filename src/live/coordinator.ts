@@ -21,6 +21,7 @@ import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { UsageError } from '../errors.ts';
 import { FleetDriver, type DriverOptions } from '../fleet/driver.ts';
 import type { RunConfig } from '../harness/run-config.ts';
 import { percentiles } from '../harness/measures.ts';
@@ -82,6 +83,9 @@ export function liveDriverOptions(opts: Pick<LiveOptions, 'load'>): DriverOption
 }
 
 export async function runLive(cfg: RunConfig, opts: LiveOptions): Promise<Result> {
+  // a restart forks a node process mid-run and rebuilds it; the live coordinator forks only before t0
+  const restart = cfg.scenario.events.find((e) => e.type === 'restart' || e.type === 'rollingRestart');
+  if (restart) throw new UsageError(`scenario ${cfg.scenario.name}: ${restart.type} runs in the simulator only for now (the live runtime forks node processes before t0, not during the run)`);
   const plan = planFleet(cfg);
   // what a coordinator killed together with its reaper left behind (cgroups, bundle dirs)
   sweepLiveLeftovers();

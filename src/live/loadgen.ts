@@ -148,7 +148,7 @@ export function runLoadgen(): void {
         init = m;
         rng = new Rng(m.seed, 0x6c6f6164); // 'load'
         picker = new Truth(
-          { shards: m.shards, clusters: 2, membershipLagMs: 0, requestsPerSec: 0, traffic: m.traffic, zipfExponent: m.zipfExponent, sampleEveryMs: 1000 },
+          { shards: m.shards, clusters: 2, membershipLagMs: 0, requestsPerSec: 0, traffic: m.traffic, zipfExponent: m.zipfExponent, sampleEveryMs: 1000, storeReadsPerSec: 1, storeEntriesPerRead: 1, storeReadLatencyMs: 0 },
           new Rng(m.seed, 0x73686172), // 'shar'
           new FlatRouter(2), // only pickShard is used: cells come from the coordinator
         );

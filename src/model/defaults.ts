@@ -130,6 +130,21 @@ export const FLEET = {
     unit: 'ms',
     source: 'time-series resolution',
   },
+  storeReadsPerSec: {
+    value: 100,
+    unit: 'reads/s',
+    source: 'assumption: the configuration store\'s read rate available to FE cold starts, fleet-wide (a provisioned DynamoDB table; AWS did not publish it)',
+  },
+  storeEntriesPerRead: {
+    value: 100,
+    unit: 'shard entries',
+    source: 'assumption: shard entries returned by one paged read (DynamoDB returns up to 1 MB per Query page)',
+  },
+  storeReadLatencyMs: {
+    value: 10,
+    unit: 'ms',
+    source: 'assumption: one store read round trip (DynamoDB reads are single-digit ms inside a region)',
+  },
   misrouteSlo: {
     value: 0.001,
     unit: 'ratio',

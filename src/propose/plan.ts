@@ -70,7 +70,7 @@ export function effectiveSettings(p: Proposal, quick: boolean): Settings {
 /** Scales the scenario's node counts (add, remove, crash, pause) by the design's FE factor. */
 function scaleScenario(s: Scenario, factor: number): Scenario {
   if (factor === 1) return s;
-  const events = s.events.map((e) => ('count' in e && e.type !== 'reshardStorm' ? { ...e, count: Math.max(1, Math.round(e.count * factor)) } : e));
+  const events = s.events.map((e) => ('count' in e && e.count !== undefined && e.type !== 'reshardStorm' ? { ...e, count: Math.max(1, Math.round(e.count * factor)) } : e));
   return parseScenario({ ...s, nodes: Math.max(1, Math.round(s.nodes * factor)), events }, `${s.name} (scaled ×${factor})`);
 }
 

@@ -80,6 +80,22 @@ export const ResultSchema = z.strictObject({
       goodputPerSec: Count.default(0),
       throughputPerSec: Count,
     }),
+    /**
+     * From the first failed request until every live FE routes again (null: nothing failed, or the
+     * fleet had not recovered by the end); the failed requests in that span; restarts made, and
+     * from the first restart until every FE routes (a rolling restart's own length)
+     */
+    recovery: z
+      .strictObject({
+        firstFailedAtMs: Num.nullable(),
+        recoveredAtMs: Num.nullable(),
+        timeToRecoverMs: Num.nullable(),
+        failedRequests: Count,
+        restarts: Count,
+        firstRestartAtMs: Num.nullable(),
+        restartPhaseMs: Num.nullable(),
+      })
+      .default({ firstFailedAtMs: null, recoveredAtMs: null, timeToRecoverMs: null, failedRequests: 0, restarts: 0, firstRestartAtMs: null, restartPhaseMs: null }),
     /** FEs without a usable shard map: the largest share of live FEs at once (0–1) */
     routing: z.strictObject({ unroutableNodesPeak: Count }).default({ unroutableNodesPeak: 0 }),
     /**

@@ -89,6 +89,6 @@ export class Actor implements NodeContext<any>, ThreadContext<any>, Reporter, Th
     this.sim.sink.count(name, delta);
   }
   routable(usable: boolean): void {
-    this.sim.sink.routable(this.nid, usable);
+    this.sim.sink.routable(this.nid, usable, this.sim.clock);
   }
 }

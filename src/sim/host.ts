@@ -35,8 +35,9 @@ export class SimNode {
   peakFds = 0;
   peakMemory = 0;
   cpuUsWindowStart = 0;
-  constructor(readonly id: number, seed: number) {
-    this.rng = new Rng(seed, id + 1);
+  constructor(readonly id: number, seed: number, readonly generation = 0) {
+    // generation 0 keeps the stream every node had before restarts existed
+    this.rng = new Rng(seed, generation === 0 ? id + 1 : (id + 1) * 0x10000 + generation);
   }
 }
 

@@ -193,6 +193,11 @@ export class Simulation implements FleetBackend {
         const receivers = this.#receiversOf[a];
         const receiver = (receivers !== null && receivers.get(b)) || this.#mainOf[a];
         if (!receiver.alive) return; // a dead node's main actor is dead too
+        if (receiver.impl === undefined) {
+          // the process is up but still building its map (a cold start): nothing reads the socket yet
+          this.droppedMessages++;
+          return;
+        }
         if (this.#paused[a] > this.clock) {
           this.nodes[a].deferred.push([DELIVER, a, b, payload]);
           return;
@@ -231,10 +236,17 @@ export class Simulation implements FleetBackend {
     this.q.push(t, CALL, 0, 0, fn);
   }
 
+  /** A new process for node `id`: the next id, or a restart of a node whose process was killed. */
   launch(id: number): void {
-    if (id !== this.nodes.length) throw new Error(`simulation: node ${id} launched out of order (next is ${this.nodes.length})`);
-    const node = new SimNode(id, this.cfg.seed);
-    this.nodes.push(node);
+    const restart = id < this.nodes.length;
+    if (restart ? this.nodes[id].alive : id !== this.nodes.length) throw new Error(`simulation: node ${id} launched out of order (next is ${this.nodes.length})`);
+    // a restarted process draws from a stream of its own: (generation, node) → a fresh seed
+    const generation = restart ? this.nodes[id].generation + 1 : 0;
+    const node = new SimNode(id, this.cfg.seed, generation);
+    if (restart) {
+      this.nodes[id] = node;
+      this.#paused[id] = 0;
+    } else this.nodes.push(node);
     this.host.started(node);
     const actor = new Actor(this, this.actors.length, node, false, null);
     this.actors.push(actor);
