@@ -19,6 +19,8 @@ export interface RunHooks {
   shouldStop?: () => boolean;
   /** live only: the WebSocket server library (default uws) */
   transport?: TransportKind;
+  /** live only: called at t0 with every process and cgroup the run created (tests check they are gone after) */
+  onStarted?: (info: { pids: number[]; cgroups: string[] }) => void;
 }
 
 export interface Runtime {
@@ -49,7 +51,7 @@ const live: Runtime = {
     // kernel faults on namespace hosts would reach a black-box agent's packets; not wired here yet
     checkBlackBoxLive(cfg, { kernelFaults: false });
     const { runLive } = await import('./live/coordinator.ts');
-    const result = await runLive(cfg, { transport: h.transport ?? 'uws', onProgress: h.onProgress, shouldStop: h.shouldStop });
+    const result = await runLive(cfg, { transport: h.transport ?? 'uws', onProgress: h.onProgress, shouldStop: h.shouldStop, onStarted: h.onStarted });
     if (isBlackBox(cfg.protocol) && result.live) describeBlackBoxLive(result.live, cfg.protocol.name);
     return result;
   },
