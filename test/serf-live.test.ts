@@ -11,6 +11,11 @@ import { parseScenario } from '../src/harness/scenario.ts';
 import { processAlive } from '../src/live/procfs.ts';
 import { ResultSchema, type Result } from '../src/results/schema.ts';
 import { getRuntime } from '../src/runtimes.ts';
+import { spawn } from 'node:child_process';
+import { LiveBackend } from '../src/live/backend.ts';
+import type { NodeProc } from '../src/live/node-proc.ts';
+import type { FleetDriver } from '../src/fleet/driver.ts';
+import type { LiveSampler } from '../src/live/sampler.ts';
 
 const SERF = serfUnavailableReason();
 const N = 16;
@@ -121,6 +126,33 @@ describe.skipIf(SERF !== null)(`--runtime live -p serf at N = ${N}${SERF ? ` (sk
     expect(r.summary.limitsHit).toEqual([]);
     expect(r.summary.requests.failed).toBe(0);
     expectHostAndAgentCounted(r);
+  });
+});
+
+const procState = (pid: number) => {
+  const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return st[st.lastIndexOf(')') + 2];
+};
+
+describe('a node\'s second process (a black-box agent)', () => {
+  it('is stopped by pause and continued by resume, with the node', async () => {
+    const agent = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => agent.once('spawn', r));
+      const signals: string[] = [];
+      const node = { id: 0, exited: false, paused: false, extraPids: [agent.pid!], child: { kill: (s: string) => signals.push(s) } } as unknown as NodeProc;
+      const driver = { cfg: { network: { lossRate: 0 } } } as unknown as FleetDriver;
+      const backend = new LiveBackend(driver, [node], {} as LiveSampler, { fail: () => {}, ended: () => false, toLoadgen: () => {}, leaveGraceMs: 0 });
+      backend.pause(0);
+      for (let i = 0; i < 40 && procState(agent.pid!) !== 'T'; i++) await new Promise((r) => setTimeout(r, 25));
+      expect([signals, procState(agent.pid!)]).toEqual([['SIGSTOP'], 'T']);
+      backend.resume(0);
+      for (let i = 0; i < 40 && procState(agent.pid!) === 'T'; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(signals).toEqual(['SIGSTOP', 'SIGCONT']);
+      expect(procState(agent.pid!)).not.toBe('T');
+    } finally {
+      agent.kill('SIGKILL');
+    }
   });
 });
 
