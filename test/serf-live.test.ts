@@ -3,6 +3,7 @@
 // 2 cores); bounds come from memberlist's LAN parameters, never from speed. Skips, naming the
 // reason, where serf does not run.
 import { readFileSync, readdirSync, readlinkSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { serfUnavailableReason } from '../src/blackbox/serf/agent.ts';
 import { portInUse } from '../src/blackbox/ports.ts';
@@ -133,6 +134,35 @@ const procState = (pid: number) => {
   const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return st[st.lastIndexOf(')') + 2];
 };
+
+describe.skipIf(SERF !== null)(`serf agents and a SIGKILLed coordinator${SERF ? ` (skipped: ${SERF})` : ''}`, () => {
+  it('no agent survives its coordinator, a paused node\'s (stopped) agent included', async () => {
+    const root = resolve(import.meta.dirname, '..');
+    const child = spawn(process.execPath, ['--import', 'tsx', resolve(root, 'src/live/fixtures/coordinator-child.ts'), 'serf', '4', 'ws'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const info = await new Promise<{ pids: number[]; cgroups: string[] }>((res, rej) => {
+        let buf = '';
+        child.stdout!.on('data', (d: Buffer) => {
+          buf += d.toString();
+          const line = buf.split('\n').find((l) => l.startsWith('{'));
+          if (line) res(JSON.parse(line));
+        });
+        child.once('exit', (code) => rej(new Error(`coordinator exited early (${code})`)));
+      });
+      const agents = agentsOf(info.pids);
+      expect(agents).toHaveLength(4);
+      await new Promise((r) => setTimeout(r, 500)); // the pause (at 100 ms) has happened
+      child.kill('SIGKILL');
+      const pids = [...info.pids, ...agents.map((a) => a.pid)];
+      for (let i = 0; i < 100 && (pids.some(processAlive) || info.cgroups.some((d) => existsSync(d))); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(pids.filter(processAlive)).toEqual([]);
+      expect(info.cgroups.filter((d) => existsSync(d))).toEqual([]);
+      expect(agents.map((a) => a.cwd).filter((d) => existsSync(d))).toEqual([]);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
 
 describe('a node\'s second process (a black-box agent)', () => {
   it('is stopped by pause and continued by resume, with the node', async () => {
