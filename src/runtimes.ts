@@ -7,6 +7,7 @@ import { UsageError } from './errors.ts';
 import type { RunConfig } from './harness/run-config.ts';
 import type { Result } from './results/schema.ts';
 import { runSim } from './sim/run.ts';
+import { checkBlackBoxLive, describeBlackBoxLive, isBlackBox, refuseInSimulator } from './blackbox/live-checks.ts';
 
 export type RuntimeName = 'sim' | 'live';
 export type TransportKind = 'ws' | 'uws';
@@ -18,6 +19,8 @@ export interface RunHooks {
   shouldStop?: () => boolean;
   /** live only: the WebSocket server library (default uws) */
   transport?: TransportKind;
+  /** live only: called at t0 with every process and cgroup the run created (tests check they are gone after) */
+  onStarted?: (info: { pids: number[]; cgroups: string[] }) => void;
 }
 
 export interface Runtime {
@@ -33,7 +36,10 @@ const sim: Runtime = {
   name: 'sim',
   summary: 'the deterministic simulator (virtual time, modelled hosts and network)',
   concurrent: true,
-  run: (cfg, h = {}) => runSim(cfg, { onProgress: h.onProgress, shouldStop: h.shouldStop }),
+  run: async (cfg, h = {}) => {
+    refuseInSimulator(cfg);
+    return runSim(cfg, { onProgress: h.onProgress, shouldStop: h.shouldStop });
+  },
 };
 
 const live: Runtime = {
@@ -42,8 +48,12 @@ const live: Runtime = {
   concurrent: false,
   run: async (cfg, h = {}) => {
     // loaded on demand: the simulator (and sweep workers) never need the live runtime's modules
+    // kernel faults on namespace hosts would reach a black-box agent's packets; not wired here yet
+    checkBlackBoxLive(cfg, { kernelFaults: false });
     const { runLive } = await import('./live/coordinator.ts');
-    return runLive(cfg, { transport: h.transport ?? 'uws', onProgress: h.onProgress, shouldStop: h.shouldStop });
+    const result = await runLive(cfg, { transport: h.transport ?? 'uws', onProgress: h.onProgress, shouldStop: h.shouldStop, onStarted: h.onStarted });
+    if (isBlackBox(cfg.protocol) && result.live) describeBlackBoxLive(result.live, cfg.protocol.name);
+    return result;
   },
 };
 

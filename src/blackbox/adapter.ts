@@ -11,6 +11,10 @@
  */
 import type { Reaper } from './reaper.ts';
 
+/** What an agent must be listed with so it never outlives its parent: a Reaper, or the live
+ *  runtime's node host (whose coordinator's reaper and the kernel's parent-death signal do it). */
+export type AgentWatcher = Pick<Reaper, 'watch' | 'gone' | 'removeOnDeath'>;
+
 /** What an agent reports; member names are the names agents were started with. */
 export interface BeliefSink {
   /**
@@ -31,7 +35,11 @@ export interface AgentStartSpec {
   /** "127.0.0.1:port" of a statsd receiver for this agent alone */
   statsdAddr: string;
   tags: Record<string, string>;
-  reaper: Reaper;
+  reaper: AgentWatcher;
+  /** where the agent's temp files go (default: a fresh dir under the OS temp dir) */
+  dir?: string;
+  /** SIGKILL the agent when the process that started it dies (Linux parent-death signal) */
+  dieWithParent?: boolean;
 }
 
 export interface BlackBoxAgent {
@@ -48,6 +56,10 @@ export interface BlackBoxAgent {
   aliveMembers(): Promise<string[]>;
   /** Disseminates an application payload to every member (Serf: a user event). */
   broadcast(name: string, payload: Uint8Array): Promise<void>;
+  /** Application payloads other agents broadcast (and this one's own), as they are delivered. */
+  receive?(onPayload: (name: string, payload: Uint8Array) => void): Promise<void>;
+  /** Graceful leave: the agent tells the others it is going. */
+  leave?(): Promise<void>;
   /** A crash: SIGKILL; resolves when the process is gone. */
   kill(): Promise<void>;
   /** Kills if still running; closes connections; removes temp files. Idempotent. */

@@ -222,4 +222,10 @@ export interface ProtocolDefinition<M = unknown> {
   createRouter?(params: ParamValues, fleet: { readonly shards: number; readonly clusters: number }): CellRouter;
   /** Its timing promises, which the conformance suite holds it to; every registered protocol has them. */
   readonly conformance?: Conformance;
+  /**
+   * 'black-box': a real third-party agent is the node's membership layer (src/blackbox/), run only
+   * by the live runtime; `create` and `codec` are never called, the simulator refuses it, and the
+   * conformance suite skips it. Absent: 'model', sans-I/O code that runs everywhere.
+   */
+  readonly kind?: 'model' | 'black-box';
 }

@@ -22,6 +22,15 @@ import type { NodeProc } from './node-proc.ts';
 import type { LiveSampler } from './sampler.ts';
 import { EventQueue } from '../sim/event-queue.ts';
 
+/** A signal to a node's second process (a black-box agent), which may already be gone. */
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* gone with its node */
+  }
+}
+
 export interface LiveBackendHooks {
   /** a failure that ends the run (a node's fatal error, a throwing callback) */
   fail(e: Error): void;
@@ -146,12 +155,14 @@ export class LiveBackend implements FleetBackend {
     const n = this.nodes[id];
     n.paused = true;
     n.child.kill('SIGSTOP');
+    for (const pid of n.extraPids) signal(pid, 'SIGSTOP');
   }
 
   resume(id: number): void {
     const n = this.nodes[id];
     n.paused = false;
     if (!n.exited) n.child.kill('SIGCONT');
+    for (const pid of n.extraPids) signal(pid, 'SIGCONT');
   }
 
   setLoss(rate: number): void {

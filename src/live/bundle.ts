@@ -58,6 +58,8 @@ function externals(): Plugin {
       b.onResolve({ filter: /^ws$/ }, () => ({ path: wsEsm, external: true }));
       b.onResolve({ filter: /^[^./]/ }, (args) => {
         if (args.path.startsWith('node:') || args.path.startsWith('/') || args.kind === 'entry-point') return undefined;
+        // the black-box host's Serf RPC client (src/blackbox/serf/rpc.ts): pure ESM, bundled in
+        if (args.path === '@msgpack/msgpack') return undefined;
         return { errors: [{ text: `live bundle: unexpected package import "${args.path}" from ${args.importer}` }] };
       });
     },
@@ -69,7 +71,11 @@ export async function buildBundles(protocol: ProtocolDefinition<any>, ref?: Prot
   const def = defImport(protocol, ref);
   const entries = protocol.threadEntries ?? [];
   const sources: Record<string, string> = {
-    node: `${def}import { runNodeHost } from ${JSON.stringify(join(HERE, 'node-host.ts'))};\nrunNodeHost(def);\n`,
+    // a black-box protocol's node supervises a real agent instead of running protocol code
+    node:
+      protocol.kind === 'black-box'
+        ? `${def}import { runBlackBoxHost } from ${JSON.stringify(join(HERE, '../blackbox/host.ts'))};\nrunBlackBoxHost(def);\n`
+        : `${def}import { runNodeHost } from ${JSON.stringify(join(HERE, 'node-host.ts'))};\nrunNodeHost(def);\n`,
     worker:
       `${def}import { runWorker } from ${JSON.stringify(join(HERE, 'worker-host.ts'))};\n` +
       entries.map((e, i) => `import * as t${i} from ${JSON.stringify(toPath(e.module))};\n`).join('') +

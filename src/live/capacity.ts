@@ -22,6 +22,9 @@ export const LIVE_COSTS = {
   maxWorkersPerProcess: { value: 1500, source: 'references.md: V8 fatal OOM at ~1,550 default Workers per process' },
   /** threads of a node process before any Worker */
   baseThreads: { value: 11, source: 'references.md: 7 threads before any Worker, 11 once libuv\'s pool starts' },
+  /** a black-box node's agent beside its host process (src/blackbox/host.ts) */
+  agentBytes: { value: 10 * MB, source: 'measured here: 9.9 MB RSS, 6–7 threads for an idle `serf agent` (Debian serf 0.9.4, LAN profile)' },
+  agentThreads: { value: 7, source: 'measured here: 6–7 threads for an idle `serf agent`' },
 } as const;
 
 export interface FleetPlan {
@@ -71,7 +74,11 @@ export function nodeEstimate(cfg: RunConfig): { processes: number; largestFleet:
   // a protocol with thread entries is assumed to run one per peer (thread-per-peer's shape), up to the limit
   const workersPerNode = threaded ? Math.max(0, Math.min(largestFleet - 1, cfg.limits.threadsPerNode - LIVE_COSTS.baseThreads.value)) : 0;
   const socketsPerNode = 2 * (largestFleet - 1) + 1;
-  const bytesPerNode = LIVE_COSTS.nodeProcessBytes.value + workersPerNode * LIVE_COSTS.workerBytes.value + (largestFleet - 1) * LIVE_COSTS.connectionBytes.value;
+  const blackBox = cfg.protocol.kind === 'black-box';
+  // a black-box node's peers talk through its agent: no WebSocket per peer, one agent process more
+  const bytesPerNode = blackBox
+    ? LIVE_COSTS.nodeProcessBytes.value + LIVE_COSTS.agentBytes.value
+    : LIVE_COSTS.nodeProcessBytes.value + workersPerNode * LIVE_COSTS.workerBytes.value + (largestFleet - 1) * LIVE_COSTS.connectionBytes.value;
   return { processes, largestFleet, workersPerNode, socketsPerNode, bytesPerNode };
 }
 
@@ -80,7 +87,7 @@ export function planFleet(cfg: RunConfig, headroom = 0.85): FleetPlan {
   const { processes, largestFleet, workersPerNode, socketsPerNode, bytesPerNode } = nodeEstimate(cfg);
   const estimatedBytes = processes * bytesPerNode + 150 * MB; // coordinator, load generator, reaper
   const availableBytes = meminfo('MemAvailable') * headroom;
-  const estimatedThreads = processes * (LIVE_COSTS.baseThreads.value + workersPerNode);
+  const estimatedThreads = processes * (LIVE_COSTS.baseThreads.value + workersPerNode + (cfg.protocol.kind === 'black-box' ? LIVE_COSTS.agentThreads.value : 0));
   const plan: FleetPlan = { processes, largestFleet, workersPerNode, estimatedBytes, availableBytes, estimatedThreads, socketsPerNode };
 
   const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;

@@ -304,7 +304,14 @@ class Coordinator {
     child.stderr?.on('data', (d: Buffer) => {
       node.stderrTail = (node.stderrTail + d.toString()).slice(-4000);
     });
-    child.on('message', (m: FromNode) => this.backend.fromNode(node, m));
+    child.on('message', (m: FromNode) => {
+      // a black-box node's agent: the reaper kills it too if this process dies
+      if (m.k === 'listening' && m.agentPid) {
+        node.extraPids.push(m.agentPid);
+        this.#reap({ k: 'pid', pid: m.agentPid });
+      }
+      this.backend.fromNode(node, m);
+    });
     child.on('exit', (code, signal) => {
       node.markExited(signal ? `signal ${signal}` : `code ${code}`);
       this.#reap({ k: 'gone', pid: node.pid });

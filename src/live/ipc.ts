@@ -80,7 +80,9 @@ export interface NodeStats {
 
 /** node → coordinator */
 export type FromNode =
-  | { k: 'listening'; port: number; baseThreads: number; cgroup: string | null }
+  /** agentPid, gossipPort: a black-box node's membership agent (src/blackbox/host.ts), a second
+   *  process of the node that is paused, sampled and reaped with it */
+  | { k: 'listening'; port: number; baseThreads: number; cgroup: string | null; agentPid?: number; gossipPort?: number }
   | { k: 'rep'; r: Report[] }
   | ({ k: 'stats' } & NodeStats)
   | { k: 'fatal'; error: string };

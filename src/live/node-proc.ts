@@ -37,6 +37,8 @@ export class NodeProc {
   threadsPeak = 0;
   fdsPeak = 0;
   stderrTail = '';
+  /** the node's other processes (a black-box node's agent): paused, sampled and reaped with it */
+  extraPids: number[] = [];
   readonly exitedP: Promise<void>;
   #resolveExit!: () => void;
   constructor(readonly id: number, readonly child: ChildProcess, readonly cgroup: string | null) {

@@ -6,7 +6,26 @@
 import { percentiles } from '../harness/measures.ts';
 import type { HostSample } from '../fleet/backend.ts';
 import type { NodeProc } from './node-proc.ts';
-import { sampleProc } from './procfs.ts';
+import { sampleProc, type ProcSample } from './procfs.ts';
+
+/**
+ * A node's OS figures: its process, plus its other processes (a black-box node's agent) summed in
+ * — RSS, threads, fds and CPU are the node's as a whole. null when the node process is gone.
+ */
+export function sampleNode(n: Pick<NodeProc, 'pid' | 'extraPids'>): ProcSample | null {
+  const p = sampleProc(n.pid);
+  if (!p || n.extraPids.length === 0) return p;
+  const sum = { ...p };
+  for (const pid of n.extraPids) {
+    const q = sampleProc(pid);
+    if (!q) continue;
+    sum.rssBytes += q.rssBytes;
+    sum.threads += q.threads;
+    sum.fds += q.fds;
+    sum.cpuUs += q.cpuUs;
+  }
+  return sum;
+}
 import type { LiveSection } from './schema.ts';
 
 export class LiveSampler {
@@ -23,7 +42,7 @@ export class LiveSampler {
   baseline(): void {
     for (const n of this.nodes.filter((x) => x.live)) {
       n.base = n.stats ? { msgs: n.stats.msgs, bytes: n.stats.bytes, dropped: n.stats.dropped } : { msgs: 0, bytes: 0, dropped: 0 };
-      const p = sampleProc(n.pid);
+      const p = sampleNode(n);
       n.cpuAtBoot = n.cpuAtSample = n.cpuLast = p?.cpuUs ?? null;
       n.eldWindowMs = 0;
     }
@@ -34,7 +53,7 @@ export class LiveSampler {
 
   /** A node's CPU counter now (at boot and when it stops). */
   noteCpu(n: NodeProc, atBoot: boolean): void {
-    const p = sampleProc(n.pid);
+    const p = sampleNode(n);
     if (atBoot) n.cpuAtBoot = n.cpuAtSample = n.cpuLast = p?.cpuUs ?? null;
     else if (p) n.cpuLast = p.cpuUs;
   }
@@ -47,7 +66,7 @@ export class LiveSampler {
     let memMax = 0, threadsMax = 0, fdsMax = 0, socketsMax = 0, eldMax = 0, cpuSum = 0, cpuNodes = 0;
     for (const n of this.nodes) {
       if (!n.live) continue;
-      const p = sampleProc(n.pid);
+      const p = sampleNode(n);
       if (p) {
         n.rssPeak = Math.max(n.rssPeak, p.rssBytes);
         n.threadsPeak = Math.max(n.threadsPeak, p.threads);

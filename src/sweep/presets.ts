@@ -31,7 +31,8 @@ export function getPreset(name: string): readonly PresetPart[] {
   return p;
 }
 
-/** Every registered protocol, in registry order: a new protocol joins the preset automatically. */
+/** Every registered protocol, in registry order: a new protocol joins the preset automatically.
+ *  Black-box protocols (real agents, live runtime only) are not simulator runs. */
 export function presetProtocols(): string[] {
-  return [...PROTOCOLS.keys()];
+  return [...PROTOCOLS.values()].filter((p) => p.kind !== 'black-box').map((p) => p.name);
 }

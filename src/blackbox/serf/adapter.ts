@@ -69,6 +69,17 @@ class SerfBlackBox implements BlackBoxAgent {
     await (await this.#client()).userEvent(name, payload);
   }
 
+  async receive(onPayload: (name: string, payload: Uint8Array) => void): Promise<void> {
+    // user events are delivered at once unless fired with Coalesce (broadcast fires without)
+    await (await this.#client()).stream('user', (ev: StreamEvent) => {
+      if (ev.Event === 'user') onPayload(ev.Name, ev.Payload);
+    });
+  }
+
+  async leave(): Promise<void> {
+    await (await this.#client()).leave();
+  }
+
   kill(): Promise<void> {
     return this.#agent.kill();
   }
@@ -88,7 +99,7 @@ export const serfAdapter: BlackBoxAdapter = {
   async start(spec) {
     const bindPort = await freeLoopbackPort();
     const rpcPort = await freeLoopbackPort();
-    const agent = await SerfAgent.start({ name: spec.name, bindPort, rpcPort, statsdAddr: spec.statsdAddr, tags: spec.tags, reaper: spec.reaper, profile: 'lan' });
+    const agent = await SerfAgent.start({ name: spec.name, bindPort, rpcPort, statsdAddr: spec.statsdAddr, tags: spec.tags, reaper: spec.reaper, profile: 'lan', parentDir: spec.dir, dieWithParent: spec.dieWithParent });
     return new SerfBlackBox(agent, [bindPort, rpcPort]);
   },
 };

@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Reaper } from '../reaper.ts';
+import type { AgentWatcher } from '../adapter.ts';
 import { SerfRpcClient } from './rpc.ts';
 
 export const SERF_BINARY = process.env.FLEETBENCH_SERF ?? 'serf';
@@ -27,6 +27,13 @@ export function serfVersion(binary = SERF_BINARY): string {
   return (r.stdout ?? '').trim().split('\n')[0] ?? 'unknown';
 }
 
+let setpriv: boolean | null = null;
+/** Whether util-linux's setpriv (with --pdeathsig) runs here. */
+export function setprivRuns(): boolean {
+  setpriv ??= spawnSync('setpriv', ['--pdeathsig', 'KILL', '--', 'true'], { timeout: 5000 }).status === 0;
+  return setpriv;
+}
+
 export interface SerfAgentOptions {
   name: string;
   /** gossip port (TCP and UDP) on 127.0.0.1 */
@@ -37,7 +44,11 @@ export interface SerfAgentOptions {
   statsdAddr?: string;
   tags?: Record<string, string>;
   profile?: 'lan' | 'wan' | 'local';
-  reaper: Reaper;
+  reaper: AgentWatcher;
+  /** an existing directory to hold the agent's temp dir (default: the OS temp dir) */
+  parentDir?: string;
+  /** SIGKILL the agent when its parent dies (util-linux setpriv --pdeathsig), where setpriv runs */
+  dieWithParent?: boolean;
   binary?: string;
   /** how long to wait for the RPC port to accept a handshake */
   readyTimeoutMs?: number;
@@ -76,7 +87,7 @@ export class SerfAgent {
   }
 
   static async start(opts: SerfAgentOptions): Promise<SerfAgent> {
-    const dir = mkdtempSync(join(tmpdir(), `fleetbench-serf-${opts.name}-`));
+    const dir = mkdtempSync(join(opts.parentDir ?? tmpdir(), `fleetbench-serf-${opts.name}-`));
     opts.reaper.removeOnDeath(dir);
     const config: Record<string, unknown> = { tags: opts.tags ?? {} };
     if (opts.statsdAddr) config.statsd_addr = opts.statsdAddr;
@@ -91,7 +102,13 @@ export class SerfAgent {
       `-config-file=${join(dir, 'config.json')}`,
       '-log-level=warn',
     ];
-    const child = spawn(opts.binary ?? SERF_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+    const binary = opts.binary ?? SERF_BINARY;
+    // setpriv execs the agent, so the pid is the agent's; the signal fires when the parent's
+    // thread that spawned it dies (Node spawns from its main thread)
+    const wrap = opts.dieWithParent && setprivRuns();
+    const child = wrap
+      ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir })
+      : spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
     const spawned = await new Promise<Error | null>((resolve) => {
       child.once('spawn', () => resolve(null));
       child.once('error', (e) => resolve(e));
