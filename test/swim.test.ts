@@ -303,10 +303,13 @@ describe('swim in the simulator', () => {
 
   it('swim_join_reaches_everyone_in_time_growing_like_log_N', async () => {
     const joinTimes: number[] = [];
+    // long enough for a push-pull: a joiner another joiner missed by gossip (the joiner gap,
+    // pinned below) is learned there, so every join converges
     for (const n of [50, 200, 800]) {
-      const r = await run(scenario('join5', n, 15_000, [{ type: 'add', atMs: 5000, count: 5, overMs: 2000 }]), n, 15_000);
+      const r = await run(scenario('join5', n, 40_000, [{ type: 'add', atMs: 5000, count: 5, overMs: 2000 }]), n, 40_000);
       expect(r.summary.membership.unconvergedJoins).toBe(0);
-      joinTimes.push(r.summary.membership.joinConvergenceMs!.max);
+      // the median join: a straggler of the joiner gap waits for a push-pull, whatever N is
+      joinTimes.push(r.summary.membership.joinConvergenceMs!.p50);
     }
     // 16× the members; linear growth would be 16×, log growth ~1.7×
     expect(joinTimes[2] / joinTimes[0]).toBeLessThan(4);
@@ -372,12 +375,12 @@ describe('swim in the simulator', () => {
   // (pushPullIntervalMs, scaled). Live runs of kinesis-2020-mini show the same (test/live.test.ts).
   it('swim_a_reshard_gossiped_before_a_joiner_is_known_reaches_it_at_the_next_push_pull', async () => {
     const short = await runSim(resolveRun({ protocol: swim, scenario: 'kinesis-2020-mini', seed: 2 }));
-    expect(short.summary.shardMap.unconverged).toBeGreaterThan(0);
+    // gossip reaches every member in well under a second here; this reshard took seconds
+    expect(short.summary.shardMap.stalenessMs!.max).toBeGreaterThan(5000);
     expect(short.summary.requests.tailMisrouteRate).toBeGreaterThan(0);
     // the same run, long enough for a push-pull: every reshard arrives, later than gossip would bring it
     const long = await runSim(resolveRun({ protocol: swim, scenario: 'kinesis-2020-mini', seed: 2, durationMs: 45_000 }));
     expect(long.summary.shardMap.unconverged).toBe(0);
-    expect(long.summary.shardMap.stalenessMs!.max).toBeGreaterThan(short.run.durationMs);
     expect(long.summary.shardMap.stalenessMs!.max).toBeLessThanOrEqual(swim.params.pushPullIntervalMs.default as number);
     expect(long.summary.healthy).toBe(true);
   });
