@@ -7,9 +7,15 @@
  * 2. Messages sent per member per protocol period, steady and loss-free (paper: 2 + 4k on the
  *    rare indirect probe), with and without memberlist's separate gossip rounds.
  * 3. Dissemination: join convergence and shard-map staleness against N (paper: O(log N)).
+ *
+ * Every run here is the SWIM paper's protocol: lifeguard=false (Lifeguard is swim's default, as
+ * in memberlist; the paper predates it).
  */
 import type { ProtocolDefinition, Reporter } from '../src/contract/protocol.ts';
 import { resolveRun } from '../src/harness/run-config.ts';
+
+/** the SWIM paper's protocol: no Lifeguard */
+const PAPER = ['lifeguard=false'];
 import { parseScenario, type ScenarioEvent } from '../src/harness/scenario.ts';
 import { runSim } from '../src/sim/run.ts';
 import { swim } from '../protocols/swim/index.ts';
@@ -47,7 +53,7 @@ for (const order of ['random', 'round-robin']) {
         return swim.create(Object.create(ctx, { report: { value: report } }), params);
       },
     };
-    await runSim(resolveRun({ protocol: watched, scenario: scenario(100, 30_000, [{ type: 'crash', atMs: CRASH_AT, count: 1 }], 0), seed, sets: [`probeOrder=${order}`] }));
+    await runSim(resolveRun({ protocol: watched, scenario: scenario(100, 30_000, [{ type: 'crash', atMs: CRASH_AT, count: 1 }], 0), seed, sets: [`probeOrder=${order}`, ...PAPER] }));
     periods.push((first - CRASH_AT) / 1000); // probe interval 1 s: seconds are periods
   }
   console.log(`crash → first failed probe, N=100, ${order}, 60 seeds (periods, to the end of the failing period): ${fmt(periods)}; paper e/(e−1) = ${(Math.E / (Math.E - 1)).toFixed(2)}`);
@@ -56,7 +62,7 @@ for (const order of ['random', 'round-robin']) {
 // 2. message load per member per period
 for (const n of [100, 1000]) {
   for (const gossip of [0, 200]) {
-    const sets = [`gossipIntervalMs=${gossip}`];
+    const sets = [`gossipIntervalMs=${gossip}`, ...PAPER];
     const withReshards = await runSim(resolveRun({ protocol: swim, scenario: 'steady', nodes: n, durationMs: 30_000, sets }));
     const quiet = await runSim(resolveRun({ protocol: swim, scenario: scenario(n, 30_000, [], 0), sets }));
     console.log(
@@ -69,7 +75,7 @@ for (const n of [100, 1000]) {
 for (const gossip of [200, 0]) {
   for (const n of [50, 200, 800, 3200]) {
     const r = await runSim(
-      resolveRun({ protocol: swim, scenario: scenario(n, 20_000, [{ type: 'add', atMs: 5_000, count: 5, overMs: 4_000 }], 1), sets: [`gossipIntervalMs=${gossip}`] }),
+      resolveRun({ protocol: swim, scenario: scenario(n, 20_000, [{ type: 'add', atMs: 5_000, count: 5, overMs: 4_000 }], 1), sets: [`gossipIntervalMs=${gossip}`, ...PAPER] }),
     );
     const j = r.summary.membership.joinConvergenceMs!, s = r.summary.shardMap.stalenessMs!;
     console.log(`N=${n} gossipIntervalMs=${gossip}: join p50 ${j.p50.toFixed(0)} ms, max ${j.max.toFixed(0)} ms; shard staleness p50 ${s.p50.toFixed(0)} ms, p99 ${s.p99.toFixed(0)} ms`);

@@ -166,7 +166,8 @@ describe('swim state handlers', () => {
   });
 
   it('swim_suspicion_expires_into_dead_after_the_log_scaled_timeout', () => {
-    const h = harness();
+    // the paper's fixed timeout (Lifeguard's shrinks with confirmations: tested below)
+    const h = harness({ params: { lifeguard: false } });
     h.gossip(1, U_SUSPECT, 2, 0, 1);
     const timeout = suspicionTimeoutMs(4, 5, 1000); // 5 known members
     h.advance(timeout - 1);
@@ -317,7 +318,7 @@ describe('swim in the simulator', () => {
 
   it('swim_refutes_false_suspicion_of_a_paused_member', async () => {
     // a 6 s freeze: long enough to be probed and suspected, shorter than the 8 s suspicion timeout at N = 100
-    const r = await run(scenario('pause', 100, 20_000, [{ type: 'pause', atMs: 5000, count: 1, forMs: 6000 }]), 100, 20_000);
+    const r = await run(scenario('pause', 100, 20_000, [{ type: 'pause', atMs: 5000, count: 1, forMs: 6000 }]), 100, 20_000, ['lifeguard=false']);
     expect(r.summary.protocolCounters.suspicions).toBeGreaterThan(0);
     expect(r.summary.protocolCounters.refutations).toBeGreaterThan(0);
     expect(r.summary.membership.falsePositives).toBe(0);

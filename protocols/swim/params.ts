@@ -108,9 +108,9 @@ export const SWIM_PARAMS = {
     source: 'SWIM paper §4.3 (round-robin, as memberlist state.go); §3 (random)',
   },
   lifeguard: {
-    default: false,
-    description: 'Lifeguard: local health awareness, nacks from indirect probers, dynamic suspicion timeout, buddy system',
-    source: 'Dadgar, Phillips, Currey, "Lifeguard", 2018, as in memberlist (which always has it on); off here so plain SWIM is the base',
+    default: true,
+    description: 'Lifeguard: local health awareness, nacks from indirect probers, dynamic suspicion timeout, buddy system; false runs the SWIM paper\'s protocol',
+    source: 'Dadgar, Phillips, Currey, "Lifeguard", 2018; on by default as memberlist (and so Serf and Consul) always runs it',
   },
 } as const satisfies Record<string, ParamSpec>;
 
