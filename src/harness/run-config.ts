@@ -156,7 +156,9 @@ export function resolveRun(req: RunRequest): RunConfig {
   const params: Record<string, number | boolean | string> = {};
   for (const [k, spec] of Object.entries(protocol.params)) params[k] = spec.default;
   const costs = defaultCosts();
-  if (req.costsFile) Object.assign(costs, loadCostProfile(req.costsFile).costs);
+  // defaults < the scenario's profile < --costs < --set
+  const profile = req.costsFile ?? scenario.costs;
+  if (profile) Object.assign(costs, loadCostProfile(profile).costs);
   const limits = { ...defaultLimits(), ...scenario.limits } as Limits;
   const network = { ...defaultNetwork(), ...scenario.network } as NetworkModel;
   const f = scenario.fleet;
@@ -188,5 +190,5 @@ export function resolveRun(req: RunRequest): RunConfig {
   if (limits.baseThreadsPerNode >= limits.threadsPerNode) {
     throw new UsageError(`limits.baseThreadsPerNode: ${limits.baseThreadsPerNode} leaves no thread under limits.threadsPerNode ${limits.threadsPerNode}`);
   }
-  return { protocol: runnable, params, scenario, nodes, seed, durationMs, costs, limits, network, fleet, alarms, costProfile: req.costsFile ?? null };
+  return { protocol: runnable, params, scenario, nodes, seed, durationMs, costs, limits, network, fleet, alarms, costProfile: profile ?? null };
 }

@@ -101,6 +101,8 @@ export const ScenarioSchema = z
       .default({ perSec: 0, fromMs: 0 }),
     limits: LimitsSchema.default({}),
     network: NetworkSchema.default({}),
+    /** a shipped cost profile's name (src/model/profiles/) the scenario's FEs are modelled with; --costs overrides it */
+    costs: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'a shipped cost profile name').optional(),
     /** Window at the end of the run whose misroute rate says whether the run converged. */
     tailMs: z.number().positive().max(MAX_DURATION_MS).optional(),
     events: z.array(ScenarioEventSchema).max(MAX_EVENTS).default([]),
