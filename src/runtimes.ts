@@ -5,6 +5,7 @@
  */
 import { UsageError } from './errors.ts';
 import type { RunConfig } from './harness/run-config.ts';
+import type { HostsSpec } from './live/hosts.ts';
 import type { Result } from './results/schema.ts';
 import { runSim } from './sim/run.ts';
 
@@ -18,6 +19,8 @@ export interface RunHooks {
   shouldStop?: () => boolean;
   /** live only: the WebSocket server library (default uws) */
   transport?: TransportKind;
+  /** live only: where node processes run (--hosts; default local) */
+  hosts?: HostsSpec;
 }
 
 export interface Runtime {
@@ -43,7 +46,7 @@ const live: Runtime = {
   run: async (cfg, h = {}) => {
     // loaded on demand: the simulator (and sweep workers) never need the live runtime's modules
     const { runLive } = await import('./live/coordinator.ts');
-    return runLive(cfg, { transport: h.transport ?? 'uws', onProgress: h.onProgress, shouldStop: h.shouldStop });
+    return runLive(cfg, { transport: h.transport ?? 'uws', onProgress: h.onProgress, shouldStop: h.shouldStop, hosts: h.hosts });
   },
 };
 
