@@ -17,6 +17,7 @@ import { describeSide, sideToHosts } from '../src/live/netns-faults.ts';
 import { names } from '../src/live/netns-sweep.mjs';
 import { netnsRuns, netnsUnavailableReason, runLeftovers } from '../src/live/netns.ts';
 import { processAlive } from '../src/live/procfs.ts';
+import { main } from '../src/cli/main.ts';
 import { ResultSchema, type Result } from '../src/results/schema.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,6 +44,26 @@ describe('sideToHosts: the driver\'s partition side on whole hosts', () => {
     expect(s.separated + s.sameHost + s.sameGroup).toBe(s.driverPairs);
     expect(s.driverPairs).toBe(side.length * (n - side.length));
     expect(describeSide(s, side.length, n)).toContain(`of ${s.driverPairs} node pairs the driver separates the kernel separates ${separated}`);
+  });
+});
+
+describe('--hosts on the command line', () => {
+  it.each([
+    [['run', '-p', 'swim', '-s', 'steady', '--hosts', 'netns:2'], 'needs --runtime live'],
+    [['run', '-p', 'swim', '-s', 'steady', '--runtime', 'live', '--hosts', 'netns:0'], 'netns:K needs K in 1–250'],
+    [['run', '-p', 'swim', '-s', 'steady', '--runtime', 'live', '--hosts', 'cluster'], 'expected local, netns:K or agents:FILE'],
+    [['run', '-p', 'swim', '-s', 'steady', '--runtime', 'live', '--hosts', 'agents:/nonexistent/hosts.json'], '/nonexistent/hosts.json'],
+    [['ceiling', '-p', 'swim', '-s', 'steady', '--hosts', 'netns:2'], 'needs --runtime live'],
+  ])('%j is refused with exit code 2, naming the problem', async (argv, says) => {
+    let err = '';
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((c: string) => ((err += c), true)) as typeof process.stderr.write;
+    try {
+      expect(await main(argv)).toBe(2);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(err).toContain(says);
   });
 });
 
