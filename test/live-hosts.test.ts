@@ -54,6 +54,7 @@ describe('--hosts on the command line', () => {
     [['run', '-p', 'swim', '-s', 'steady', '--runtime', 'live', '--hosts', 'cluster'], 'expected local, netns:K or agents:FILE'],
     [['run', '-p', 'swim', '-s', 'steady', '--runtime', 'live', '--hosts', 'agents:/nonexistent/hosts.json'], '/nonexistent/hosts.json'],
     [['ceiling', '-p', 'swim', '-s', 'steady', '--hosts', 'netns:2'], 'needs --runtime live'],
+    [['run', '-p', 'swim', '-s', 'partition', '-n', '4', '--runtime', 'live', '--hosts', 'netns:1', '-o', join(tmpdir(), 'fleetbench-never-written.json')], 'a kernel partition needs at least 2 namespace hosts'],
   ])('%j is refused with exit code 2, naming the problem', async (argv, says) => {
     let err = '';
     const write = process.stderr.write.bind(process.stderr);

@@ -43,6 +43,7 @@ import { planHosts, type HostLoad } from './host-capacity.ts';
 import { sweepLeftovers as sweepNetnsLeftovers } from './netns.ts';
 import { NetnsFaults, describeSide, sideToHosts } from './netns-faults.ts';
 import { Placement } from './placement.ts';
+import { UsageError } from '../errors.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -100,6 +101,10 @@ export function liveDriverOptions(opts: Pick<LiveOptions, 'load'>): DriverOption
 
 export async function runLive(cfg: RunConfig, opts: LiveOptions): Promise<Result> {
   const plan = planFleet(cfg);
+  const spec = opts.hosts;
+  if (spec?.kind === 'netns' && spec.hosts < 2 && cfg.scenario.events.some((e) => e.type === 'partition')) {
+    throw new UsageError(`--hosts netns:${spec.hosts}: scenario ${cfg.scenario.name} partitions the fleet, and a kernel partition needs at least 2 namespace hosts`);
+  }
   // what a coordinator killed together with its reaper left behind (cgroups, bundle dirs)
   sweepLiveLeftovers();
   // and namespace hosts whose run's owner is dead (its watchdog killed too)
