@@ -13,6 +13,7 @@ import { buildBundles } from '../src/live/bundle.ts';
 import type { FromNode, NodeStats, ToNode } from '../src/live/ipc.ts';
 import { netnsUnavailableReason } from '../src/live/netns.ts';
 import { Placement } from '../src/live/placement.ts';
+import { newRunToken } from '../src/live/transport.ts';
 
 const reason = await netnsUnavailableReason();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -24,6 +25,7 @@ describe.skipIf(reason !== null)(`nodes on namespace hosts${reason ? ` — skipp
     const cfg = resolveRun({ protocol, scenario: 'steady', nodes: N });
     const bundles = await buildBundles(cfg.protocol);
     const p = await Placement.open({ kind: 'netns', hosts: 2 }, bundles);
+    const token = newRunToken();
     try {
       const nodes: RemoteNode[] = [];
       const stats = new Map<number, (s: NodeStats) => void>();
@@ -42,6 +44,8 @@ describe.skipIf(reason !== null)(`nodes on namespace hosts${reason ? ` — skipp
               k: 'init', id, transport: 'ws', uwsBinary: null, workerBundle: p.workerBundleUrl(p.hostOf(id)), params: cfg.params, seed: 1,
               threadsPerNode: cfg.limits.threadsPerNode, fdsPerNode: cfg.limits.fdsPerNode, cgroup: null, statsEveryMs: 60_000,
               bindHost: p.hosts[p.hostOf(id)].address,
+              // without it each node derives a token from its parent's pid: nodes under different agents would refuse each other
+              token,
             };
             n.send(init);
           });
