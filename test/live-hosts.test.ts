@@ -130,14 +130,20 @@ describe.skipIf(reason !== null)(`--hosts netns:4${reason ? ` — skipped: ${rea
     expect(r.live!.faultLog).toEqual([]);
   }, 60_000);
 
-  it('a partition and heal are nftables drops between whole hosts, logged with how the driver\'s side mapped onto them', async () => {
-    const sc = scenario('hosts-partition', { nodes: 8, durationMs: 3000, events: [{ type: 'partition', atMs: 500, fraction: 0.5 }, { type: 'heal', atMs: 2000 }] });
+  it('loss, partition and heal are kernel faults between whole hosts, logged with how each was applied', async () => {
+    const sc = scenario('hosts-partition', {
+      nodes: 8,
+      durationMs: 3000,
+      events: [{ type: 'loss', atMs: 200, rate: 0.02 }, { type: 'partition', atMs: 500, fraction: 0.5 }, { type: 'heal', atMs: 2000 }],
+    });
     const { r } = await live({ protocol: 'async-multiplexed', scenario: sc, nodes: 8 }, 'netns:2');
     const log = r.live!.faultLog!;
-    expect(log.map((l) => l.line.split(' ')[0])).toEqual(['partition', 'heal:']);
-    expect(log[0].line).toMatch(/nftables drop rules .* driver side 4 of 8 live nodes → hosts \{h[01]\} holding 4 nodes/);
-    expect(log[0].atMs).toBeGreaterThanOrEqual(500);
-    expect(log[1].atMs).toBeGreaterThanOrEqual(2000);
+    expect(log.map((l) => l.line.split(' ')[0])).toEqual(['loss', 'partition', 'heal:']);
+    // tc netem where the kernel has it, else an nftables random drop: either way on both links
+    expect(log[0].line).toMatch(/^loss 2% on all 2 host-to-host links \((tc netem|nftables random drop)/);
+    expect(log[0].line).toContain('12 of 28 node pairs share a host and are not affected');
+    expect(log[1].line).toMatch(/nftables drop rules .* driver side 4 of 8 live nodes → hosts \{h[01]\} holding 4 nodes/);
+    expect(log.map((l) => l.atMs >= [200, 500, 2000][log.indexOf(l)])).toEqual([true, true, true]);
     expect(r.live!.faults).toContain('kernel faults between namespace hosts');
     // the transport dropped nothing: the kernel did
     expect(r.summary.messages.dropped).toBe(0);
