@@ -284,7 +284,13 @@ class Coordinator {
     });
     if (this.#failure) throw this.#failure;
     this.driver.start();
-    this.backend.at(cfg.durationMs, () => this.#finish?.());
+    // ended at once, not when #finalize runs: on a busy machine the backend's loop runs late, and
+    // callbacks due after the end (a reshard at t > duration) would still run in the same batch,
+    // recording events after the end (a negative shard-map staleness once finish() stops the nodes)
+    this.backend.at(cfg.durationMs, () => {
+      this.#ended = true;
+      this.#finish?.();
+    });
     // nodes on other hosts: their agents read /proc there, fetched in the background (samples read the latest)
     let refreshing = false;
     let tick = 0;
