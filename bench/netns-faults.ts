@@ -22,6 +22,7 @@ import { buildBundles } from '../src/live/bundle.ts';
 import type { FromNode, ToNode } from '../src/live/ipc.ts';
 import { NetnsHosts, netemUnavailableReason, netnsUnavailableReason } from '../src/live/netns.ts';
 import { Placement } from '../src/live/placement.ts';
+import { newRunToken } from '../src/live/transport.ts';
 
 const why = await netnsUnavailableReason();
 if (why) {
@@ -73,6 +74,8 @@ try {
 const cfg = resolveRun({ protocol: 'async-multiplexed', scenario: 'steady', nodes: 3 });
 const bundles = await buildBundles(cfg.protocol);
 const p = await Placement.open({ kind: 'netns', hosts: 2 }, bundles);
+// one token for the run: without it each node derives one from its parent's pid, and nodes under different agents refuse each other
+const token = newRunToken();
 try {
   const nodes: RemoteNode[] = [];
   const waiting = new Map<number, (n: number) => void>();
@@ -82,7 +85,7 @@ try {
       nodes[id] = n;
       return new Promise<number>((res) => {
         n.on('message', (m: FromNode) => (m.k === 'listening' ? res(m.port) : m.k === 'stats' ? waiting.get(id)?.(m.received) : undefined));
-        n.send({ k: 'init', id, transport: 'ws', uwsBinary: null, workerBundle: p.workerBundleUrl(p.hostOf(id)), params: cfg.params, seed: 1, threadsPerNode: cfg.limits.threadsPerNode, fdsPerNode: cfg.limits.fdsPerNode, cgroup: null, statsEveryMs: 60_000, bindHost: p.hosts[p.hostOf(id)].address } satisfies ToNode);
+        n.send({ k: 'init', id, transport: 'ws', uwsBinary: null, workerBundle: p.workerBundleUrl(p.hostOf(id)), params: cfg.params, seed: 1, threadsPerNode: cfg.limits.threadsPerNode, fdsPerNode: cfg.limits.fdsPerNode, cgroup: null, statsEveryMs: 60_000, bindHost: p.hosts[p.hostOf(id)].address, token } satisfies ToNode);
       });
     }),
   );
@@ -96,7 +99,8 @@ try {
   for (let i = 0; i < 60 && (await received1()) === 0; i++) await sleep(250);
   const syncMs = cfg.params.syncIntervalMs;
   const resume: Array<Record<string, unknown>> = [];
-  for (const partitionMs of [1000, 4000]) {
+  // 30 s: the partition scenario's length, where TCP's retransmission backoff has grown to tens of seconds
+  for (const partitionMs of [1000, 4000, 30_000]) {
     await sleep(2000);
     await p.netns!.partition([[0], [1]]);
     await sleep(partitionMs);
@@ -104,7 +108,7 @@ try {
     await p.netns!.heal();
     const t = performance.now();
     let after = atHeal;
-    while (after === atHeal && performance.now() - t < 30_000) {
+    while (after === atHeal && performance.now() - t < 90_000) {
       await sleep(50);
       after = await received1();
     }

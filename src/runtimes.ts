@@ -5,6 +5,7 @@
  */
 import { UsageError } from './errors.ts';
 import type { RunConfig } from './harness/run-config.ts';
+import type { HostsSpec } from './live/hosts.ts';
 import type { Result } from './results/schema.ts';
 import { runSim } from './sim/run.ts';
 import { checkBlackBoxLive, describeBlackBoxLive, isBlackBox, refuseInSimulator } from './blackbox/live-checks.ts';
@@ -21,6 +22,8 @@ export interface RunHooks {
   transport?: TransportKind;
   /** live only: called at t0 with every process and cgroup the run created (tests check they are gone after) */
   onStarted?: (info: { pids: number[]; cgroups: string[] }) => void;
+  /** live only: where node processes run (--hosts; default local) */
+  hosts?: HostsSpec;
 }
 
 export interface Runtime {
@@ -51,7 +54,7 @@ const live: Runtime = {
     // kernel faults on namespace hosts would reach a black-box agent's packets; not wired here yet
     checkBlackBoxLive(cfg, { kernelFaults: false });
     const { runLive } = await import('./live/coordinator.ts');
-    const result = await runLive(cfg, { transport: h.transport ?? 'uws', onProgress: h.onProgress, shouldStop: h.shouldStop, onStarted: h.onStarted });
+    const result = await runLive(cfg, { transport: h.transport ?? 'uws', onProgress: h.onProgress, shouldStop: h.shouldStop, onStarted: h.onStarted, hosts: h.hosts });
     if (isBlackBox(cfg.protocol) && result.live) describeBlackBoxLive(result.live, cfg.protocol.name);
     return result;
   },

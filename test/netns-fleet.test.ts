@@ -6,7 +6,6 @@
  * goes on; heal lets it resume. Needs root and namespaces; skipped with the reason otherwise.
  */
 import { rmSync } from 'node:fs';
-import { newRunToken } from '../src/live/transport.ts';
 import { describe, expect, it } from 'vitest';
 import { resolveRun } from '../src/harness/run-config.ts';
 import type { RemoteNode } from '../src/live/agent-client.ts';
@@ -14,8 +13,8 @@ import { buildBundles } from '../src/live/bundle.ts';
 import type { FromNode, NodeStats, ToNode } from '../src/live/ipc.ts';
 import { netnsUnavailableReason } from '../src/live/netns.ts';
 import { Placement } from '../src/live/placement.ts';
+import { newRunToken } from '../src/live/transport.ts';
 
-const RUN_TOKEN = newRunToken();
 
 const reason = await netnsUnavailableReason();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -27,6 +26,7 @@ describe.skipIf(reason !== null)(`nodes on namespace hosts${reason ? ` — skipp
     const cfg = resolveRun({ protocol, scenario: 'steady', nodes: N });
     const bundles = await buildBundles(cfg.protocol);
     const p = await Placement.open({ kind: 'netns', hosts: 2 }, bundles);
+    const token = newRunToken();
     try {
       const nodes: RemoteNode[] = [];
       const stats = new Map<number, (s: NodeStats) => void>();
@@ -45,9 +45,8 @@ describe.skipIf(reason !== null)(`nodes on namespace hosts${reason ? ` — skipp
               k: 'init', id, transport: 'ws', uwsBinary: null, workerBundle: p.workerBundleUrl(p.hostOf(id)), params: cfg.params, seed: 1,
               threadsPerNode: cfg.limits.threadsPerNode, fdsPerNode: cfg.limits.fdsPerNode, cgroup: null, statsEveryMs: 60_000,
               bindHost: p.hosts[p.hostOf(id)].address,
-              // nodes on different hosts have different parents: the run's token must be given,
-              // not derived (the fallback derives it from the parent's pid)
-              token: RUN_TOKEN,
+              // without it each node derives a token from its parent's pid: nodes under different agents would refuse each other
+              token,
             };
             n.send(init);
           });

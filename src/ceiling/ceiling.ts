@@ -17,6 +17,7 @@
  * memory, protocol CPU) are fitted as a·N^b over the healthy runs and solved for the N that meets
  * each limit. The projection is stored apart from the measured answer and labelled "projected".
  */
+import type { HostsSpec } from '../live/hosts.ts';
 import os from 'node:os';
 import v8 from 'node:v8';
 import { UsageError } from '../errors.ts';
@@ -52,6 +53,8 @@ export interface CeilingOptions {
   /** a registered runtime (default sim) and, live, its transport */
   runtime?: string;
   transport?: TransportKind;
+  /** live: where node processes run (--hosts; default local) */
+  hosts?: HostsSpec;
 }
 
 export function defaultBudget(): { rssBytes: number; wallMs: number } {
@@ -166,7 +169,7 @@ export async function ceiling(o: CeilingOptions): Promise<CeilingResult> {
         return 'blocked';
       }
     }
-    const result = await runtime.run(cfg, { shouldStop: o.shouldStop, transport: o.transport });
+    const result = await runtime.run(cfg, { shouldStop: o.shouldStop, transport: o.transport, hosts: o.hosts });
     if (!result.run.completed) return 'stopped';
     const failures = failuresOf(result, slos);
     const run: CeilingRun = { nodes, healthy: failures.length === 0, failures, result };

@@ -1,4 +1,5 @@
 /** `fleetbench ceiling`: see ceiling.ts. */
+import { parseHostsSpec } from '../live/hosts.ts';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -57,9 +58,11 @@ export function registerCeilingCommand(program: Command): Command {
     .option('--max-run-wall <time>', 'wall-clock budget per run before projecting instead of measuring (default 10m)')
     .option('--runtime <name>', 'sim (default) or live (each probe is a real run on this machine)', 'sim')
     .option('--transport <ws|uws>', 'live runtime: the WebSocket server library', 'uws')
+    .option('--hosts <spec>', 'live runtime: where node processes run: local, netns:K or agents:FILE (see run --help)', 'local')
     .option('-o, --out <file>', `ceiling file (default ${RUNS_DIR}/ceiling-<scenario>-<protocol>.json)`)
     .option('-q, --quiet', 'no per-run lines')
-    .action(async (o: { protocol: string; scenario: string; slo: string[]; maxNodes?: number; startNodes?: number; set: string[]; costs?: string; seed?: number; duration?: string; maxRunWall?: string; out?: string; quiet?: boolean; runtime: string; transport: string }) => {
+    .action(async (o: { protocol: string; scenario: string; slo: string[]; maxNodes?: number; startNodes?: number; set: string[]; costs?: string; seed?: number; duration?: string; maxRunWall?: string; out?: string; quiet?: boolean; runtime: string; transport: string; hosts: string }) => {
+      if (o.hosts !== 'local' && o.runtime !== 'live') throw new UsageError(`--hosts: places live node processes; it needs --runtime live (got --runtime ${o.runtime})`);
       let stop = false;
       const onSigint = () => {
         stop = true;
@@ -89,6 +92,7 @@ export function registerCeilingCommand(program: Command): Command {
           shouldStop: () => stop,
           runtime: getRuntime(o.runtime).name,
           transport: checkTransport(o.transport),
+          ...(o.hosts !== 'local' ? { hosts: parseHostsSpec(o.hosts) } : {}),
         });
         const out = o.out ? planned : resolve(RUNS_DIR, `ceiling-${c.scenario}-${c.protocol}.json`);
         checkWritable(out);

@@ -22,10 +22,13 @@ import { registerValidateCommand } from '../validate/cli.ts';
 import { registerLiveCommands } from '../live/cli.ts';
 import { RUNTIMES, checkTransport, getRuntime, type RuntimeName, type TransportKind } from '../runtimes.ts';
 import { registerK8sCommand } from '../k8s/cli.ts';
+import { parseHostsSpec, type HostsSpec } from '../live/hosts.ts';
 
 interface RuntimeChoice {
   runtime: RuntimeName;
   transport: TransportKind;
+  /** live only: where node processes run (--hosts) */
+  hosts?: HostsSpec;
 }
 const SIM: RuntimeChoice = { runtime: 'sim', transport: 'uws' };
 
@@ -70,6 +73,7 @@ async function runOne(cfg: RunConfig, out: string, quiet: boolean, how: RuntimeC
   if (!tty && !quiet) process.stderr.write(`run: ${cfg.protocol.name} ${cfg.scenario.name} N=${cfg.nodes} seed ${cfg.seed} (${how.runtime}) → ${out}\n`);
   const result = await getRuntime(how.runtime).run(cfg, {
     transport: how.transport,
+    hosts: how.hosts,
     onProgress: (ms, events) => {
       bar?.update(Math.floor(ms / 1000), { eps: events === undefined ? '–' : num(events / Math.max((Date.now() - started) / 1000, 1e-3)) });
     },
@@ -114,11 +118,16 @@ export function buildProgram(): Command {
     .option('--set <key=value>', 'override a protocol parameter or limits.*, costs.*, network.*, fleet.* (repeatable)', collect, [])
     .option('--runtime <name>', [...RUNTIMES.values()].map((r) => `${r.name}: ${r.summary}`).join('; '), 'sim')
     .option('--transport <ws|uws>', 'live runtime: the WebSocket server library (nodes dial peers with the ws client)', 'uws')
+    .option('--hosts <spec>', 'live runtime: where node processes run: local (fork here), netns:K (K network namespaces made by the run, root only; scenario loss and partitions become kernel faults between them) or agents:FILE (host agents listed in a fleetbench/hosts@1 file)', 'local')
     .option('--costs <name|file>', 'cost profile: a shipped one (native, jvm, node-worker: src/model/profiles/) or a file from `fleetbench calibrate`')
     .option('-o, --out <file>', `result file (default ${RUNS_DIR}/<scenario>-<protocol>-n<N>-s<seed>.json)`)
     .option('-q, --quiet', 'no progress bar')
-    .action(async (o: { protocol: string; scenario: string; nodes?: number; seed?: number; duration?: string; set: string[]; runtime: string; transport: string; costs?: string; out?: string; quiet?: boolean }) => {
+    .action(async (o: { protocol: string; scenario: string; nodes?: number; seed?: number; duration?: string; set: string[]; runtime: string; transport: string; hosts: string; costs?: string; out?: string; quiet?: boolean }) => {
       const how: RuntimeChoice = { runtime: getRuntime(o.runtime).name, transport: checkTransport(o.transport) };
+      if (o.hosts !== 'local') {
+        if (how.runtime !== 'live') throw new UsageError(`--hosts: places live node processes; it needs --runtime live (got --runtime ${how.runtime})`);
+        how.hosts = parseHostsSpec(o.hosts);
+      }
       const req: RunRequest = {
         protocol: o.protocol,
         scenario: o.scenario,

@@ -5,7 +5,8 @@
  * - launch: the process was forked and is listening before t0 (a spare, for nodes the scenario
  *   adds); boot: its protocol starts (IPC 'start'); leave: protocol.leave() then exit after a
  *   grace period; crash: SIGKILL; pause/resume: SIGSTOP/SIGCONT (timers, sockets and Workers all
- *   freeze); loss and partitions: drop filters pushed to every node's transport.
+ *   freeze); loss and partitions: drop filters pushed to every node's transport, or kernel
+ *   faults between namespace hosts when the coordinator supplies them (kernelFaults).
  * - The membership service: a node's list changes membershipLagMs after a start or stop; the
  *   backend pushes the new lists then (the simulator reads them on demand).
  * - Requests: the driver's requests go to the load generator, which sends each to its FE over
@@ -38,6 +39,15 @@ export interface LiveBackendHooks {
   ended(): boolean;
   toLoadgen(m: ToLoadgen): void;
   leaveGraceMs: number;
+  /** network faults carried by the kernel between hosts (--hosts netns:K) instead of drop filters */
+  kernelFaults?: KernelFaults;
+}
+
+/** The scenario's network faults as the coordinator applies them on namespace hosts (netns-faults.ts). */
+export interface KernelFaults {
+  loss(rate: number): void;
+  partition(side: readonly number[]): void;
+  heal(): void;
 }
 
 export class LiveBackend implements FleetBackend {
@@ -166,6 +176,7 @@ export class LiveBackend implements FleetBackend {
   }
 
   setLoss(rate: number): void {
+    if (this.hooks.kernelFaults) return this.hooks.kernelFaults.loss(rate);
     this.#loss = rate;
     this.broadcastFilter();
   }
@@ -173,11 +184,13 @@ export class LiveBackend implements FleetBackend {
   readonly #group = new Map<number, number>();
 
   partition(side: readonly number[]): void {
+    if (this.hooks.kernelFaults) return this.hooks.kernelFaults.partition(side);
     for (const id of side) this.#group.set(id, 1);
     this.broadcastFilter();
   }
 
   heal(): void {
+    if (this.hooks.kernelFaults) return this.hooks.kernelFaults.heal();
     this.#group.clear();
     this.broadcastFilter();
   }

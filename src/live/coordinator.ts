@@ -31,7 +31,7 @@ import { buildBundles, type Bundles, type ProtocolRef } from './bundle.ts';
 import { planFleet, type FleetPlan } from './capacity.ts';
 import { cgroupUnavailableReason, createNodeCgroup, createRunCgroup, removeCgroup, type CgroupRoot } from './cgroup.ts';
 import type { FromLoadgen, FromNode, ToLoadgen } from './ipc.ts';
-import { NodeProc, childEnv } from './node-proc.ts';
+import { NodeProc, childEnv, type NodeChild } from './node-proc.ts';
 import { processAlive } from './procfs.ts';
 import { LiveSampler } from './sampler.ts';
 import type { LiveSection } from './schema.ts';
@@ -39,6 +39,11 @@ import type { TransportKind } from './transport.ts';
 import { checkUwsBinary, uwsBinaryPath } from './uws.ts';
 import { newRunToken } from './transport.ts';
 import { markBundleOwner, sweepLiveLeftovers } from './leftovers.ts';
+import type { HostsSpec } from './hosts.ts';
+import { planHosts, type HostLoad } from './host-capacity.ts';
+import { sweepLeftovers as sweepNetnsLeftovers } from './netns.ts';
+import { NetnsFaults, describeSide, sideToHosts } from './netns-faults.ts';
+import { Placement } from './placement.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -63,14 +68,26 @@ export interface LiveOptions {
   onStarted?: (info: { pids: number[]; cgroups: string[] }) => void;
   /** called with the driver once it exists (tests record its backend calls) */
   onDriver?: (driver: FleetDriver) => void;
+  /** where node processes run (hosts.ts parseHostsSpec): local fork (default), namespace hosts, or host agents */
+  hosts?: HostsSpec;
+  /** called once hosts are placed, with the namespace run id (netns only; tests check it is gone after) */
+  onHosts?: (info: { kind: 'netns' | 'agents'; netnsRunId: string | null; agentPids: number[] }) => void;
 }
 
 /** What the result's live section says about how faults were applied. */
-const FAULTS =
+const FAULTS_PROCS =
   'crash = SIGKILL of the node process; pause = SIGSTOP then SIGCONT (timers, sockets and Workers all freeze); ' +
-  'remove = protocol.leave() then exit after a grace period; add = boot of a process forked before t0; ' +
+  'remove = protocol.leave() then exit after a grace period; add = boot of a process forked before t0; ';
+const FAULTS =
+  FAULTS_PROCS +
   'loss and partition = drop filters at the sender in the live transport (a dropped send never reaches a socket; open connections stay open); ' +
   "network latency is loopback's own, the modelled latency is not applied";
+/** Replaces the loss and partition sentence when nodes sit on namespace hosts. */
+const NETNS_FAULTS =
+  'loss and partition = kernel faults between namespace hosts (live.faultLog says how each was applied): loss as tc netem loss on every host-to-host link, ' +
+  'or an nftables random drop in the bridge where the kernel has no netem; a partition as nftables drops between two groups of hosts, both ways (TCP connections stall and retransmit, nothing is reset), ' +
+  "the driver's side mapped onto whole hosts (nodes on one host cannot be separated); the configured network.lossRate stays a drop filter in the transport; " +
+  'nodes reach each other over the run\'s bridge (veth), so latency is the bridge\'s own';
 const FRAMING =
   'one WebSocket binary frame per message holding exactly codec.encode(msg); each dialed connection opens with one 5-byte hello ' +
   '(kind u8, node id u32) naming the dialer, not counted; messages and bytes are counted at the sender as codec bytes, as the simulator counts byteLength';
@@ -87,8 +104,14 @@ export async function runLive(cfg: RunConfig, opts: LiveOptions): Promise<Result
   const restart = cfg.scenario.events.find((e) => e.type === 'restart' || e.type === 'rollingRestart');
   if (restart) throw new UsageError(`scenario ${cfg.scenario.name}: ${restart.type} runs in the simulator only for now (the live runtime forks node processes before t0, not during the run)`);
   const plan = planFleet(cfg);
+  const spec = opts.hosts;
+  if (spec?.kind === 'netns' && spec.hosts < 2 && cfg.scenario.events.some((e) => e.type === 'partition')) {
+    throw new UsageError(`--hosts netns:${spec.hosts}: scenario ${cfg.scenario.name} partitions the fleet, and a kernel partition needs at least 2 namespace hosts`);
+  }
   // what a coordinator killed together with its reaper left behind (cgroups, bundle dirs)
   sweepLiveLeftovers();
+  // and namespace hosts whose run's owner is dead (its watchdog killed too)
+  if (opts.hosts?.kind === 'netns') await sweepNetnsLeftovers();
   const uwsBinary = opts.transport === 'uws' ? checkUwsBinary(uwsBinaryPath()) : null;
   const run = new Coordinator(cfg, opts, plan, uwsBinary);
   let sigterm = false;
@@ -117,6 +140,12 @@ class Coordinator {
   readonly sampler: LiveSampler;
   readonly backend: LiveBackend;
   #bundles: Bundles | null = null;
+  #placement: Placement | null = null;
+  #hostLoads: HostLoad[] | null = null;
+  #kernel: NetnsFaults | null = null;
+  /** kernel faults run one after another (heal after partition), each logged when applied */
+  #faultChain: Promise<void> = Promise.resolve();
+  readonly #faultLog: Array<{ atMs: number; line: string }> = [];
   #cgroupRoot: CgroupRoot | null = null;
   #cgroupReason: string | null = null;
   #reaper: ChildProcess | null = null;
@@ -144,11 +173,25 @@ class Coordinator {
     this.uwsBinary = uwsBinary;
     this.driver = new FleetDriver(cfg, liveDriverOptions(opts));
     this.sampler = new LiveSampler(this.nodes);
+    const kernelFaults = {
+      loss: (rate: number) => this.#kernelFault(async (f, live) => f.apply({ type: 'loss', rate }, live.map(([, h]) => h))),
+      partition: (side: readonly number[]) =>
+        this.#kernelFault(async (f, live) => {
+          const s = sideToHosts(side, live, f.netns.hosts.length);
+          const line = await f.netns.partition(s.groups);
+          return `${line}; ${describeSide(s, side.length, live.length)}`;
+        }),
+      heal: () => this.#kernelFault(async (f) => f.netns.heal()),
+    };
+    const coord = this;
     this.backend = new LiveBackend(this.driver, this.nodes, this.sampler, {
       fail: (e) => this.#failRun(e),
       ended: () => this.#ended || this.#failure !== null,
       toLoadgen: (m) => this.#sendLoadgen(m),
       leaveGraceMs: opts.leaveGraceMs ?? 300,
+      get kernelFaults() {
+        return coord.#kernel ? kernelFaults : undefined;
+      },
     });
     opts.onDriver?.(this.driver);
     this.driver.attach(this.backend);
@@ -157,6 +200,24 @@ class Coordinator {
   requestStop(): void {
     this.#stopRequested = true;
     this.#finish?.();
+  }
+
+  /**
+   * Applies a kernel fault after the ones before it; the log says when it was asked for (runtime
+   * ms) and how it was applied. `live` is [node id, host] for every live node.
+   */
+  #kernelFault(apply: (f: NetnsFaults, live: Array<[number, number]>) => Promise<string>): void {
+    const f = this.#kernel!;
+    const atMs = this.backend.now();
+    const live = this.nodes.filter((n) => n.live).map((n): [number, number] => [n.id, this.#placement!.hostOf(n.id)]);
+    this.#faultChain = this.#faultChain.then(async () => {
+      if (this.#ended) return;
+      try {
+        this.#faultLog.push({ atMs, line: await apply(f, live) });
+      } catch (e) {
+        this.#failRun(new LiveRunError(`live: kernel fault at ${Math.round(atMs)} ms failed: ${(e as Error).message}`));
+      }
+    });
   }
 
   #failRun(e: Error): void {
@@ -174,6 +235,8 @@ class Coordinator {
     await this.#startReaper();
     this.#reap({ k: 'dir', path: this.#bundles.dir });
     if (this.#stopping()) return this.#stoppedBeforeT0();
+    await this.#placeHosts();
+    if (this.#stopping()) return this.#stoppedBeforeT0();
     this.#setupCgroups();
     const t0Fork = performance.now();
     await this.#startLoadgen();
@@ -183,6 +246,13 @@ class Coordinator {
     if (this.#stopping()) return this.#stoppedBeforeT0();
 
     const addrs: Array<[number, number]> = this.nodes.map((n) => [n.id, n.port]);
+    if (this.#placement) {
+      // every node is forked before t0, so one list serves every later 'fes' of the load generator too
+      const p = this.#placement;
+      const hosts = this.nodes.map((n): [number, string] => [n.id, p.hosts[p.hostOf(n.id)].address]);
+      for (const n of this.nodes) n.send({ k: 'hosts', entries: hosts });
+      this.#sendLoadgen({ k: 'feHosts', entries: hosts });
+    }
     for (const n of this.nodes) n.send({ k: 'addrs', entries: addrs });
     this.backend.broadcastFilter();
 
@@ -201,6 +271,7 @@ class Coordinator {
     if (this.#stopping()) return this.#stoppedBeforeT0();
     this.#warmup = { ms: performance.now() - warmStart, converged: m.viewAccuracy() >= 1, viewAccuracy: m.viewAccuracy() };
     await this.backend.freshStats(2000);
+    await this.sampler.refresh();
     this.sampler.baseline();
     this.backend.resetClock();
     this.#started = true;
@@ -216,8 +287,22 @@ class Coordinator {
     });
     if (this.#failure) throw this.#failure;
     this.driver.start();
-    this.backend.at(cfg.durationMs, () => this.#finish?.());
+    // ended at once, not when #finalize runs: on a busy machine the backend's loop runs late, and
+    // callbacks due after the end (a reshard at t > duration) would still run in the same batch,
+    // recording events after the end (a negative shard-map staleness once finish() stops the nodes)
+    this.backend.at(cfg.durationMs, () => {
+      this.#ended = true;
+      this.#finish?.();
+    });
+    // nodes on other hosts: their agents read /proc there, fetched in the background (samples read the latest)
+    let refreshing = false;
+    let tick = 0;
+    const refresh = this.#placement?.kind === 'agents';
     this.#poll = setInterval(() => {
+      if (refresh && !refreshing && tick++ % 5 === 0) {
+        refreshing = true;
+        void this.sampler.refresh().catch(() => {}).finally(() => (refreshing = false));
+      }
       this.opts.onProgress?.(Math.min(this.backend.now(), cfg.durationMs));
       this.#coordPeakRss = Math.max(this.#coordPeakRss, process.memoryUsage().rss);
       if (this.opts.shouldStop?.()) this.requestStop();
@@ -256,9 +341,25 @@ class Coordinator {
     if (this.#reaper?.connected) this.#reaper.send(m);
   }
 
+  /** --hosts netns:K or agents:FILE: the hosts, the bundle shipped to each, the per-host load checked. */
+  async #placeHosts(): Promise<void> {
+    const spec = this.opts.hosts;
+    if (!spec || spec.kind === 'local') return;
+    this.#placement = await Placement.open(spec, this.#bundles!);
+    const p = this.#placement;
+    this.#hostLoads = planHosts(this.cfg, p.hosts);
+    if (p.netns) this.#kernel = new NetnsFaults(p.netns);
+    if (p.kind === 'agents') this.sampler.readRemotely((ids) => p.sample(ids));
+    this.opts.onHosts?.({ kind: p.kind, netnsRunId: p.netns?.runId ?? null, agentPids: p.hosts.map((h) => h.info.pid) });
+  }
+
   #setupCgroups(): void {
     if (this.opts.cgroups === false) {
       this.#cgroupReason = 'disabled by the caller (cgroups: false)';
+      return;
+    }
+    if (this.#placement?.kind === 'agents') {
+      this.#cgroupReason = 'nodes run on other hosts through host agents, which make no cgroups';
       return;
     }
     this.#cgroupReason = cgroupUnavailableReason();
@@ -286,24 +387,36 @@ class Coordinator {
     if (this.#failure) throw this.#failure;
   }
 
-  #forkNode(id: number, timeoutMs: number): Promise<void> {
-    const cgroup = this.#cgroupRoot ? createNodeCgroup(this.#cgroupRoot, id, this.cfg.limits.threadsPerNode) : null;
+  async #forkNode(id: number, timeoutMs: number): Promise<void> {
+    const p = this.#placement;
+    // a host agent elsewhere has its own cgroups (or none): the thread limit is then emulated
+    const cgroup = this.#cgroupRoot && p?.kind !== 'agents' ? createNodeCgroup(this.#cgroupRoot, id, this.cfg.limits.threadsPerNode) : null;
     if (cgroup) this.#reap({ k: 'cgroup', path: cgroup });
-    const child = fork(this.#bundles!.node, [], {
-      execArgv: [],
-      env: childEnv(),
-      // its own process group: a terminal's Ctrl-C goes to the coordinator alone, which stops the
-      // run; the node still dies with the coordinator (IPC disconnect) or by the reaper
-      detached: true,
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      serialization: 'advanced',
-    });
+    const child: NodeChild = p
+      ? await p.fork(id).catch((e: Error) => {
+          const err = new LiveRunError(`live: node ${id} could not be placed on host ${p.hostOf(id)}: ${e.message}`);
+          this.#failRun(err);
+          throw err;
+        })
+      : fork(this.#bundles!.node, [], {
+          execArgv: [],
+          env: childEnv(),
+          // its own process group: a terminal's Ctrl-C goes to the coordinator alone, which stops the
+          // run; the node still dies with the coordinator (IPC disconnect) or by the reaper
+          detached: true,
+          stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+          serialization: 'advanced',
+        });
     const node = new NodeProc(id, child, cgroup);
     this.nodes[id] = node;
-    if (child.pid) this.#reap({ k: 'pid', pid: child.pid });
-    child.stderr?.on('data', (d: Buffer) => {
+    // namespace hosts share this machine's pid namespace: the reaper can kill them as local ones
+    const localPid = !p || p.kind === 'netns';
+    if (child.pid && localPid) this.#reap({ k: 'pid', pid: child.pid });
+    const tail = (d: Buffer | string) => {
       node.stderrTail = (node.stderrTail + d.toString()).slice(-4000);
-    });
+    };
+    if ('stderr' in child) child.stderr?.on('data', tail);
+    else child.on('stderr', tail);
     child.on('message', (m: FromNode) => {
       // a black-box node's agent: the reaper kills it too if this process dies
       if (m.k === 'listening' && m.agentPid) {
@@ -312,9 +425,9 @@ class Coordinator {
       }
       this.backend.fromNode(node, m);
     });
-    child.on('exit', (code, signal) => {
+    child.on('exit', (code: number | null, signal: NodeJS.Signals | null) => {
       node.markExited(signal ? `signal ${signal}` : `code ${code}`);
-      this.#reap({ k: 'gone', pid: node.pid });
+      if (localPid) this.#reap({ k: 'gone', pid: node.pid });
       if (node.cgroup && removeCgroup(node.cgroup)) this.#reap({ k: 'gone', pid: -1 });
       this.backend.nodeExited(node);
     });
@@ -324,7 +437,7 @@ class Coordinator {
       id,
       transport: this.opts.transport,
       uwsBinary: this.uwsBinary,
-      workerBundle: this.#bundles!.workerUrl,
+      workerBundle: p ? p.workerBundleUrl(p.hostOf(id)) : this.#bundles!.workerUrl,
       params: this.cfg.params,
       seed: this.cfg.seed,
       threadsPerNode: this.cfg.limits.threadsPerNode,
@@ -333,6 +446,7 @@ class Coordinator {
       token: this.#token,
       // samples ask for fresh counters; the periodic push only keeps the coordinator roughly current
       statsEveryMs: 2000,
+      ...(p ? { bindHost: p.hosts[p.hostOf(id)].address } : {}),
     });
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new LiveRunError(`live: node ${id} did not start listening within ${timeoutMs} ms`)), timeoutMs);
@@ -431,6 +545,9 @@ class Coordinator {
     }
     if (this.#loadgen && this.#loadgen.exitCode === null && this.#loadgen.signalCode === null) this.#loadgen.kill('SIGKILL');
     await Promise.race([Promise.all([...this.nodes.filter(Boolean).map((n) => n.exitedP), this.#loadgenExited]), new Promise((r) => setTimeout(r, 5000).unref())]);
+    // the agents kill whatever of theirs is left when their connection closes; namespaces go last
+    await this.#faultChain;
+    if (this.#placement) await this.#placement.close();
     // a cgroup can be removed once its last task has gone
     const cgroups = this.nodes.filter((n) => n?.cgroup).map((n) => n.cgroup!);
     if (this.#cgroupRoot) cgroups.push(this.#cgroupRoot.dir);
@@ -438,7 +555,7 @@ class Coordinator {
       for (let i = 0; i < 50 && !removeCgroup(dir); i++) await new Promise((r) => setTimeout(r, 50));
     }
     if (this.#bundles) rmSync(this.#bundles.dir, { recursive: true, force: true });
-    const leftovers = this.nodes.filter((n) => n && processAlive(n.pid));
+    const leftovers = this.#placement?.kind === 'agents' ? [] : this.nodes.filter((n) => n && processAlive(n.pid));
     if (this.#reaper) {
       // anything still here is the reaper's to finish; otherwise it can go
       if (leftovers.length === 0) this.#reap({ k: 'done' });
@@ -461,11 +578,13 @@ class Coordinator {
     });
     const enforcement = this.#cgroupRoot ? 'cgroup' : 'emulated';
     result.run.limits = { ...cfg.limits, enforcement, fdsEnforcement: 'emulated' };
-    result.run.network = { ...cfg.network, applied: 'lossRate only (loopback latency is real)' };
+    result.run.network = { ...cfg.network, applied: this.#placement ? `lossRate only (the ${this.#placement.kind === 'netns' ? "run's bridge" : "hosts' network"} latency is real)` : 'lossRate only (loopback latency is real)' };
     const live: LiveSection = {
       transport: this.opts.transport,
       enforcement: { threads: enforcement, reason: this.#cgroupRoot ? null : this.#cgroupReason, fds: 'emulated', memory: 'none' },
-      faults: FAULTS,
+      faults: this.#kernel ? FAULTS_PROCS + NETNS_FAULTS : this.#placement ? FAULTS.replace("loopback's own", "the hosts' network's own") : FAULTS,
+      ...(this.#placement && this.#hostLoads ? { hosts: { kind: this.#placement.kind, perHost: this.#hostLoads } } : {}),
+      ...(this.#kernel ? { faultLog: this.#faultLog } : {}),
       framing: FRAMING,
       wallMs: performance.now() - this.#wallStart,
       startupMs: this.#startupMs,

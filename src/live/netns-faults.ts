@@ -105,3 +105,76 @@ export class NetnsFaults {
     }
   }
 }
+
+export interface SideOnHosts {
+  /** host groups for NetnsHosts.partition: [side 1's hosts, the rest] */
+  groups: [number[], number[]];
+  /** live nodes on side 1's hosts (what the kernel cuts off), and how many of them the driver put on side 1 */
+  nodesOnFirst: number;
+  driverSideOnFirst: number;
+  /** node pairs the driver's partition separates; of those, the kernel separates `separated`;
+   *  `sameHost` share a host (nothing between hosts can separate them); `sameGroup` are on
+   *  different hosts that landed on one side */
+  driverPairs: number;
+  separated: number;
+  sameHost: number;
+  sameGroup: number;
+  /** node pairs the kernel separates that the driver keeps together */
+  extra: number;
+}
+
+/**
+ * Maps the fleet driver's partition side (node ids, drawn at random) onto hosts, the unit of a
+ * kernel partition: as many of the K hosts on side 1 as the side's share of live nodes asks for
+ * (at least one per side), picking the hosts that hold the largest share of side-1 nodes (ties:
+ * the lower index). `live` is [node id, host] for every live node. Says in node pairs how far the
+ * kernel's split is from the driver's.
+ */
+export function sideToHosts(side: readonly number[], live: ReadonlyArray<readonly [number, number]>, k: number): SideOnHosts {
+  if (k < 2) throw new UsageError(`partition: needs at least 2 hosts to split (--hosts netns:${k})`);
+  const inSide = new Set(side);
+  const on = new Array<number>(k).fill(0);
+  const total = new Array<number>(k).fill(0);
+  for (const [id, h] of live) {
+    total[h]++;
+    if (inSide.has(id)) on[h]++;
+  }
+  const sideLive = live.filter(([id]) => inSide.has(id)).length;
+  const a = Math.min(k - 1, Math.max(1, Math.round((sideLive / Math.max(live.length, 1)) * k)));
+  const share = (h: number) => (total[h] ? on[h] / total[h] : 0);
+  const ranked = Array.from({ length: k }, (_, h) => h).sort((x, y) => share(y) - share(x) || x - y);
+  const first = new Set(ranked.slice(0, a));
+  const groups: [number[], number[]] = [[...first].sort((x, y) => x - y), ranked.slice(a).sort((x, y) => x - y)];
+  const out: SideOnHosts = { groups, nodesOnFirst: 0, driverSideOnFirst: 0, driverPairs: 0, separated: 0, sameHost: 0, sameGroup: 0, extra: 0 };
+  for (const [id, h] of live) {
+    if (!first.has(h)) continue;
+    out.nodesOnFirst++;
+    if (inSide.has(id)) out.driverSideOnFirst++;
+  }
+  for (let i = 0; i < live.length; i++) {
+    for (let j = i + 1; j < live.length; j++) {
+      const [x, hx] = live[i];
+      const [y, hy] = live[j];
+      const driver = inSide.has(x) !== inSide.has(y);
+      const kernel = first.has(hx) !== first.has(hy);
+      if (!driver) {
+        if (kernel) out.extra++;
+        continue;
+      }
+      out.driverPairs++;
+      if (kernel) out.separated++;
+      else if (hx === hy) out.sameHost++;
+      else out.sameGroup++;
+    }
+  }
+  return out;
+}
+
+/** One line for `live.faultLog`: how the driver's side became a host partition. */
+export function describeSide(s: SideOnHosts, driverSide: number, liveNodes: number): string {
+  return (
+    `driver side ${driverSide} of ${liveNodes} live nodes → hosts {${s.groups[0].map((h) => `h${h}`).join(',')}} holding ${s.nodesOnFirst} nodes (${s.driverSideOnFirst} of them on the driver's side); ` +
+    `of ${s.driverPairs} node pairs the driver separates the kernel separates ${s.separated} (${s.sameHost} share a host, ${s.sameGroup} are on different hosts of one side), ` +
+    `and it also separates ${s.extra} pairs the driver keeps together`
+  );
+}

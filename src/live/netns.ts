@@ -314,6 +314,16 @@ table inet ${n.table} {
     return spawn('ip', ['netns', 'exec', h.name, command, ...args], options);
   }
 
+  /**
+   * `nsenter --net=/run/netns/<ns> command …`: host k's network namespace only. Unlike `ip netns
+   * exec`, which remounts /sys for the namespace (hiding /sys/fs/cgroup), the command keeps this
+   * machine's mounts, so node processes it starts can enter the run's pids cgroups themselves.
+   */
+  spawnInNet(k: number, command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+    const h = this.#host(k, 'host');
+    return spawn('nsenter', [`--net=/run/netns/${h.name}`, '--', command, ...args], options);
+  }
+
   /** Runs a command inside host k's namespace and returns its stdout. */
   execIn(k: number, command: string, args: readonly string[]): Promise<string> {
     return sh('ip', ['netns', 'exec', this.#host(k, 'host').name, command, ...args]);

@@ -1,6 +1,10 @@
 /** One FE node process as the live coordinator sees it: its child process, state and OS figures. */
 import type { ChildProcess } from 'node:child_process';
+import type { RemoteNode } from './agent-client.ts';
 import type { NodeStats, ToNode } from './ipc.ts';
+
+/** A node's process: forked here (IPC), or placed on a host by its agent (agent-client.ts), driven alike. */
+export type NodeChild = ChildProcess | RemoteNode;
 
 export type NodeEnd = 'running' | 'crashed' | 'left' | 'exited' | 'spare';
 
@@ -41,7 +45,7 @@ export class NodeProc {
   extraPids: number[] = [];
   readonly exitedP: Promise<void>;
   #resolveExit!: () => void;
-  constructor(readonly id: number, readonly child: ChildProcess, readonly cgroup: string | null) {
+  constructor(readonly id: number, readonly child: NodeChild, readonly cgroup: string | null) {
     this.exitedP = new Promise((r) => (this.#resolveExit = r));
   }
   markExited(info: string): void {
@@ -49,6 +53,7 @@ export class NodeProc {
     this.exitInfo = info;
     this.#resolveExit();
   }
+  /** the pid on the node's host (for namespace hosts: in this machine's pid namespace too) */
   get pid(): number {
     return this.child.pid ?? -1;
   }

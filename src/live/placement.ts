@@ -5,7 +5,8 @@
  * RemoteNode that behaves like the ChildProcess it forks today (send, kill, 'message', 'exit').
  *
  * netns:K — creates K namespace hosts (netns.ts), starts one agent in each with
- * `ip netns exec … node host-agent.ts --bind <its address> --once`, reaches it over the run's
+ * `nsenter --net=… node host-agent.ts --bind <its address> --once` (the namespace's network,
+ * this machine's mounts: cgroups stay reachable), reaches it over the run's
  * bridge, and ships the run's bundle. agents:FILE — connects to the listed agents with the token
  * from the environment. Nodes go round robin over hosts (placeNode). `close()` drops every agent
  * connection (each agent then kills its nodes) and removes the namespaces; a killed coordinator
@@ -126,7 +127,7 @@ async function ship(conns: AgentConnection[], bundles: Bundles): Promise<PlacedH
 function startAgent(netns: NetnsHosts, k: number, address: string, token: string): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...process.env, [TOKEN_ENV]: token };
   delete env.NODE_OPTIONS;
-  const child = netns.spawnIn(k, process.execPath, ['--import', 'tsx', join(HERE, 'host-agent.ts'), '--bind', address, '--once', '--work-dir', netns.workDir], {
+  const child = netns.spawnInNet(k, process.execPath, ['--import', 'tsx', join(HERE, 'host-agent.ts'), '--bind', address, '--once', '--work-dir', netns.workDir], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -36,13 +36,34 @@ export class LiveSampler {
   #memSum = 0;
   #memN = 0;
 
+  /** nodes on other hosts (--hosts agents:FILE): their agents read /proc there (placement.ts) */
+  #remote: ((ids: number[]) => Promise<Map<number, ProcSample | null>>) | null = null;
+  readonly #remoteLast = new Map<number, ProcSample | null>();
+
   constructor(readonly nodes: readonly NodeProc[]) {}
+
+  /** From now on /proc figures come from `read` (each node's agent), as of the last refresh(). */
+  readRemotely(read: (ids: number[]) => Promise<Map<number, ProcSample | null>>): void {
+    this.#remote = read;
+  }
+
+  /** Fetches remote /proc figures for every node not yet exited; nothing to do when they are local. */
+  async refresh(): Promise<void> {
+    if (!this.#remote) return;
+    const ids = this.nodes.filter((n) => n && !n.exited).map((n) => n.id);
+    if (ids.length) for (const [id, p] of await this.#remote(ids)) this.#remoteLast.set(id, p);
+  }
+
+  #proc(n: NodeProc): ProcSample | null {
+    // agents sample the processes they forked; locally a node is its process plus any others (an agent)
+    return this.#remote ? (this.#remoteLast.get(n.id) ?? null) : sampleNode(n);
+  }
 
   /** Counters and CPU at t0: the run's figures count from here, not from boot. */
   baseline(): void {
     for (const n of this.nodes.filter((x) => x.live)) {
       n.base = n.stats ? { msgs: n.stats.msgs, bytes: n.stats.bytes, dropped: n.stats.dropped } : { msgs: 0, bytes: 0, dropped: 0 };
-      const p = sampleNode(n);
+      const p = this.#proc(n);
       n.cpuAtBoot = n.cpuAtSample = n.cpuLast = p?.cpuUs ?? null;
       n.eldWindowMs = 0;
     }
@@ -53,7 +74,7 @@ export class LiveSampler {
 
   /** A node's CPU counter now (at boot and when it stops). */
   noteCpu(n: NodeProc, atBoot: boolean): void {
-    const p = sampleNode(n);
+    const p = this.#proc(n);
     if (atBoot) n.cpuAtBoot = n.cpuAtSample = n.cpuLast = p?.cpuUs ?? null;
     else if (p) n.cpuLast = p.cpuUs;
   }
@@ -66,7 +87,7 @@ export class LiveSampler {
     let memMax = 0, threadsMax = 0, fdsMax = 0, socketsMax = 0, eldMax = 0, cpuSum = 0, cpuNodes = 0;
     for (const n of this.nodes) {
       if (!n.live) continue;
-      const p = sampleNode(n);
+      const p = this.#proc(n);
       if (p) {
         n.rssPeak = Math.max(n.rssPeak, p.rssBytes);
         n.threadsPeak = Math.max(n.threadsPeak, p.threads);
