@@ -5,8 +5,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Result } from '../src/results/schema.ts';
 import { LIMITS } from '../src/model/defaults.ts';
 import { simulate } from './helpers.ts';
-import { coldStartMs } from '../src/fleet/config-store.ts';
-import type { FleetSettings } from '../src/harness/truth.ts';
 
 describe('kinesis-2020', () => {
   let tpp: Result;
@@ -69,13 +67,9 @@ describe('kinesis-2020', () => {
       expect(r.summary.protocolCounters.constructionFailed ?? 0).toBe(0);
       expect(r.summary.requests.tailFailedRate).toBe(0);
     }
-    expect(async.summary.requests.failed).toBe(0);
-    expect(tppRoomy.summary.requests.failed).toBe(0);
-    // a cell opened by the addition takes its share of shards when its first FE is placed; requests
-    // for them fail while that FE reads the store (one cold start): at most its share × rate × cold start
-    const coldStartS = coldStartMs(cells.run.fleet as unknown as FleetSettings) / 1000;
-    const rate = cells.run.fleet.requestsPerSec as number;
-    expect(cells.summary.requests.failed).toBeLessThanOrEqual(Math.ceil(rate * coldStartS) + 5);
+    // a cell opened by the addition takes its share of shards once its first FE is ready, not before
+    for (const r of [async, tppRoomy, cells]) expect(r.summary.requests.failed).toBe(0);
+    expect(cells.summary.protocolCounters.migratedShards).toBeGreaterThan(0);
   });
 
   it('async-multiplexed on the same scenario hits no thread limit and converges to 0 misroutes', () => {

@@ -103,6 +103,9 @@ export class FleetDriver {
   #nextId = 0;
   #scheduled = false;
   #firstRestartAtMs: number | null = null;
+  /** shards the cell router gave a new cell, still served by their old cell until its first FE is ready */
+  readonly #migrating = new Map<ShardId, number>();
+  readonly #migrationsOf = new Map<number, ShardId[]>();
   #restarts = 0;
   #finished = false;
 
@@ -296,16 +299,35 @@ export class FleetDriver {
   /** Capacity added: a new node is placed in a cell, which may open (and take shards), and boots. */
   #join(now: number): void {
     if (this.#nextId >= this.maxNodes) return;
+    // which cell serves each shard now: a new cell takes its share only once it can serve it
+    const before = this.partitioned ? Int32Array.from({ length: this.cfg.fleet.shards }, (_, s) => this.#servingCell(s)) : null;
     const cell = this.router.place(this.#nextId);
-    // a new cell opened: its share of shards moves to its clusters before its first FE boots
-    for (const shard of this.router.takeMigrations()) {
-      const { version } = this.truth.reshard(shard, now);
-      this.measures.reshard(shard, version, now, cell);
-      this.measures.count('migratedShards', 1);
+    const moved = this.router.takeMigrations();
+    if (moved.length > 0) {
+      for (const shard of moved) this.#migrating.set(shard, before![shard]);
+      this.#migrationsOf.set(cell, [...moved]);
     }
     const id = this.#addNode(cell, now, now);
     this.#b.launch(id);
     this.#coldStart(id, now);
+  }
+
+  /** The cell whose FEs serve `shard` now (its old cell while a migration waits for the new one). */
+  #servingCell(shard: ShardId): number {
+    return this.#migrating.get(shard) ?? this.router.cellOfShard(shard);
+  }
+
+  /** A new cell's first FE is ready: its shards move to the cell's clusters, made as reshards. */
+  #completeMigrations(cell: number, now: number): void {
+    const shards = this.#migrationsOf.get(cell);
+    if (!shards) return;
+    this.#migrationsOf.delete(cell);
+    for (const shard of shards) {
+      this.#migrating.delete(shard);
+      const { version } = this.truth.reshard(shard, now);
+      this.measures.reshard(shard, version, now, cell);
+      this.measures.count('migratedShards', 1);
+    }
   }
 
   /**
@@ -319,6 +341,7 @@ export class FleetDriver {
     this.#b.at(until, () => {
       if (!this.#alive[id] || this.#generation[id] !== generation) return;
       this.#constructingUntil[id] = 0;
+      this.#completeMigrations(this.#cellOf[id], until);
       this.measures.readStore(id, until);
       this.measures.routable(id, true, until);
       this.#b.boot(id, this.#bootstrap(id, until));
@@ -463,6 +486,7 @@ export class FleetDriver {
   /** A reshard happens at the back end and is first seen by one running FE of the shard's cell. */
   #reshard(now: number): void {
     const shard = this.truth.pickReshardShard();
+    if (this.#migrating.has(shard)) return; // it moves cells shortly; the move is its reshard
     const cell = this.router.cellOfShard(shard);
     const candidates = (this.#cellLive[cell] ?? []).filter((id) => this.#running(id, now));
     if (candidates.length === 0) return; // no FE of that cell to make it
@@ -479,7 +503,7 @@ export class FleetDriver {
    */
   #request(t: number): void {
     const shard = this.truth.pickShard();
-    const live = this.#cellLive[this.router.cellOfShard(shard)] ?? [];
+    const live = this.#cellLive[this.#servingCell(shard)] ?? [];
     let node = -1;
     for (let tries = 0; tries < REQUEST_DRAWS && live.length > 0; tries++) {
       node = live[this.#harness.int(live.length)];
