@@ -2,14 +2,13 @@
 // port, so strangers' hellos and undecodable frames must be counted and dropped, never end the
 // run. One small run (4 nodes, 5 s) with a bounded number of hostile connections per node, all on
 // loopback; every connection is closed before the test ends.
-import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { resolveRun } from '../src/harness/run-config.ts';
 import { parseScenario } from '../src/harness/scenario.ts';
 import { runLive } from '../src/live/coordinator.ts';
-import { HELLO_PEER, helloFrame } from '../src/live/transport.ts';
+import { HELLO_PEER, helloFrame, tokenBytes } from '../src/live/transport.ts';
 import { ResultSchema } from '../src/results/schema.ts';
 
 /** TCP ports a process listens on (its socket inodes matched against /proc/net/tcp). */
@@ -63,13 +62,13 @@ describe('a live node shrugs off bad frames', () => {
   it("the audit's hello and garbage, unauthenticated and authenticated, do not end the run", async () => {
     const scenario = parseScenario({ name: 'live-frames', nodes: 4, durationMs: 5000 }, 'live-frames');
     const cfg = resolveRun({ protocol: 'async-multiplexed', scenario, nodes: 4 });
-    // the coordinator here passes no token yet: nodes derive it from its pid (ours) and the seed
-    const token = new Uint8Array(createHash('sha256').update(`fleetbench-run:${process.pid}:${cfg.seed}`).digest().subarray(0, 16));
     let attacks: Promise<void>[] = [];
     const r = await runLive(cfg, {
       transport: 'ws',
       cgroups: false,
-      onStarted: ({ pids }) => {
+      onStarted: ({ pids, token: hex }) => {
+        // the run's own token (a process that learned it): its frames get past the hello
+        const token = tokenBytes(hex);
         const ports = pids.flatMap((pid) => {
           try {
             return listeningPorts(pid);
@@ -90,5 +89,10 @@ describe('a live node shrugs off bad frames', () => {
     ResultSchema.parse(r);
     expect(r.run.completed).toBe(true);
     expect(r.summary.membership.viewAccuracy).toBe(1);
+    // counted per node: each stranger's hello, and the first undecodable frame behind the run's
+    // token — a node closes a connection at its first bad frame, so the rest never reach it
+    const booted = r.live!.nodes.filter((n) => n.startedAtMs !== null);
+    expect(booted).toHaveLength(4);
+    for (const n of booted) expect(n.badFrames).toBeGreaterThanOrEqual(CONNECTIONS_PER_NODE + 1);
   }, 60_000);
 });

@@ -65,7 +65,7 @@ export interface LiveOptions {
   /** bound on the warm-up before t0 (default 10 s + 100 ms per process + 30 ms per Worker) */
   warmupTimeoutMs?: number;
   /** called at t0 with every process and cgroup the run created (tests check they are gone after) */
-  onStarted?: (info: { pids: number[]; cgroups: string[] }) => void;
+  onStarted?: (info: { pids: number[]; cgroups: string[]; token: string }) => void;
   /** called with the driver once it exists (tests record its backend calls) */
   onDriver?: (driver: FleetDriver) => void;
   /** where node processes run (hosts.ts parseHostsSpec): local fork (default), namespace hosts, or host agents */
@@ -277,6 +277,7 @@ class Coordinator {
     this.#started = true;
     this.#sendLoadgen({ k: 'start', t0Epoch: this.backend.t0Epoch });
     this.opts.onStarted?.({
+      token: this.#token,
       pids: [...this.nodes.map((n) => n.pid), this.#loadgen?.pid ?? -1, this.#reaper?.pid ?? -1].filter((p) => p > 0),
       cgroups: [...this.nodes.filter((n) => n.cgroup).map((n) => n.cgroup!), ...(this.#cgroupRoot ? [this.#cgroupRoot.dir] : [])],
     });
