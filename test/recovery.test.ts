@@ -88,4 +88,26 @@ describe('recovery', () => {
     const cfg = resolveRun({ protocol: 'async-multiplexed', scenario: recovery([{ type: 'restart', atMs: 3000, count: 1 }]), nodes: 3 });
     await expect(runLive(cfg, { transport: 'ws' })).rejects.toThrow(/restart runs in the simulator only/);
   });
+
+  it('joiners_are_listed_after_a_lag_drawn_between_the_base_and_the_maximum', async () => {
+    const scenario = parseScenario(
+      {
+        name: 'slow-joins',
+        description: 'joins learned slowly',
+        nodes: 20,
+        durationMs: 20_000,
+        fleet: { membershipLagMs: 500, membershipLagMaxMs: 8000 },
+        events: [{ type: 'add', atMs: 1000, count: 10 }],
+      },
+      'slow-joins',
+    );
+    const r = await simulate({ protocol: 'async-multiplexed', scenario });
+    const j = r.summary.membership.joinConvergenceMs!;
+    expect(r.summary.membership.unconvergedJoins).toBe(0);
+    // async-multiplexed knows a joiner once the service lists it (at the next poll): never before the base lag
+    expect(j.p50).toBeGreaterThan(500);
+    // and the lags differ: some joiners are learned seconds after others
+    const fixed = await simulate({ protocol: 'async-multiplexed', scenario: { ...scenario, fleet: { membershipLagMs: 500 } } });
+    expect(j.max).toBeGreaterThan(fixed.summary.membership.joinConvergenceMs!.max + 1000);
+  });
 });

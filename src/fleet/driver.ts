@@ -127,7 +127,7 @@ export class FleetDriver {
     this.partitioned = created !== undefined;
     for (let i = 0; i < cfg.nodes; i++) this.#initialCells.push(this.router.place(i));
     this.router.takeMigrations(); // the initial fleet starts from the final cell map
-    this.truth = new Truth(cfg.fleet, this.#harness, this.router);
+    this.truth = new Truth(cfg.fleet, this.#harness, this.router, cfg.seed);
     this.#store = new ConfigStore(cfg.fleet);
     this.requests = new RequestTally(cfg.durationMs - (cfg.scenario.tailMs ?? Math.min(10_000, cfg.durationMs / 4)));
   }
@@ -361,7 +361,7 @@ export class FleetDriver {
     this.#cellIndex[id] = this.#cellLive[cell].length - 1;
     this.#alive[id] = 1;
     this.#startedAt[id] = now;
-    this.truth.nodeStarted(id, now);
+    this.truth.nodeStarted(id, now, true);
     this.#liveIndex[id] = this.#liveIds.length;
     this.#liveIds.push(id);
     this.measures.nodeStarted(id, now, true, cell);

@@ -166,6 +166,7 @@ export function resolveRun(req: RunRequest): RunConfig {
     shards: f.shards ?? FLEET.shards.value,
     clusters: f.clusters ?? FLEET.clusters.value,
     membershipLagMs: f.membershipLagMs ?? FLEET.membershipLagMs.value,
+    ...(f.membershipLagMaxMs !== undefined ? { membershipLagMaxMs: f.membershipLagMaxMs } : {}),
     requestsPerSec: f.requestsPerSec ?? FLEET.requestsPerSec.value,
     traffic: f.traffic ?? 'uniform',
     zipfExponent: f.zipfExponent ?? 1,
@@ -185,6 +186,9 @@ export function resolveRun(req: RunRequest): RunConfig {
   const runnable = protocol.specialize?.(params) ?? protocol;
   if (!runnable.createRouter && scenario.events.some((e) => e.type === 'crashCell')) {
     throw new UsageError(`scenario ${scenario.name}: crashCell needs a protocol with cells (cell-partitioned); ${protocol.name} runs a flat fleet`);
+  }
+  if (fleet.membershipLagMaxMs !== undefined && fleet.membershipLagMaxMs < fleet.membershipLagMs) {
+    throw new UsageError(`fleet.membershipLagMaxMs: ${fleet.membershipLagMaxMs} is below fleet.membershipLagMs ${fleet.membershipLagMs}; the lag is drawn between them`);
   }
   if (network.latencyMeanMs < network.latencyMinMs) throw new UsageError('network.latencyMeanMs: must be ≥ network.latencyMinMs');
   if (limits.baseThreadsPerNode >= limits.threadsPerNode) {

@@ -75,6 +75,8 @@ export const FleetSchema = z
     shards: z.number().int().min(1).max(MAX_SHARDS),
     clusters: z.number().int().min(2).max(MAX_CLUSTERS),
     membershipLagMs: ms,
+    /** a joiner is listed after a lag drawn uniform in [membershipLagMs, membershipLagMaxMs] */
+    membershipLagMaxMs: ms,
     requestsPerSec: nonNeg.max(MAX_REQUESTS_PER_SEC),
     traffic: z.enum(['uniform', 'zipf']),
     zipfExponent: z.number().positive().max(100),

@@ -3,12 +3,18 @@
  * membership service lists (with its lag), and the real shard map (shard → back-end cluster).
  */
 import type { CellRouter } from '../contract/protocol.ts';
-import type { Rng } from './rng.ts';
+import { Rng } from './rng.ts';
 
 export interface FleetSettings {
   shards: number;
   clusters: number;
   membershipLagMs: number;
+  /**
+   * When set (> membershipLagMs), the lag before the service lists a node that starts during the
+   * run is drawn per node, uniform in [membershipLagMs, membershipLagMaxMs] (2020: a new FE could
+   * take up to an hour to be learned by every member)
+   */
+  membershipLagMaxMs?: number;
   requestsPerSec: number;
   traffic: 'uniform' | 'zipf';
   zipfExponent: number;
@@ -33,13 +39,17 @@ export class Truth {
   #dirty = true;
 
   readonly #router: CellRouter;
+  /** per node: how long after its start the membership service lists it */
+  readonly #seenLag: number[] = [];
+  readonly #lagRng: Rng;
   /** per shard: [tMs, cluster] changes in time order (only for shards ever resharded) */
   readonly #history = new Map<number, Array<[number, number]>>();
 
   /** `router` must already hold the initial fleet: each shard starts on a cluster of its cell. */
-  constructor(settings: FleetSettings, rng: Rng, router: CellRouter) {
+  constructor(settings: FleetSettings, rng: Rng, router: CellRouter, seed = 0) {
     this.#settings = settings;
     this.#rng = rng;
+    this.#lagRng = new Rng(seed, 0x6c6167); // 'lag'
     this.#router = router;
     this.shardCluster = new Int32Array(settings.shards);
     this.shardVersion = new Uint32Array(settings.shards).fill(1);
@@ -56,9 +66,13 @@ export class Truth {
     }
   }
 
-  nodeStarted(id: number, at: number): void {
+  /** A node started at `at`; `restart`: a known FE coming back (the service lists it after the base lag). */
+  nodeStarted(id: number, at: number, restart = false): void {
     this.#startAt[id] = at;
     this.#stopAt[id] = Infinity;
+    const { membershipLagMs: lo, membershipLagMaxMs: hi } = this.#settings;
+    // a stream of its own, so a lag distribution leaves every other draw of the run as it was
+    this.#seenLag[id] = hi !== undefined && hi > lo && at !== -Infinity && !restart ? lo + this.#lagRng.next() * (hi - lo) : lo;
     this.#dirty = true;
   }
 
@@ -78,7 +92,7 @@ export class Truth {
     const list: number[] = [];
     let next = Infinity;
     for (let id = 0; id < this.#startAt.length; id++) {
-      const seenAt = this.#startAt[id] + lag;
+      const seenAt = this.#startAt[id] + this.#seenLag[id];
       const goneAt = this.#stopAt[id] + lag;
       if (seenAt <= t && !(goneAt <= t)) list.push(id);
       if (seenAt > t && seenAt < next) next = seenAt;
