@@ -53,6 +53,12 @@ export const COSTS = {
     unit: 'µs',
     source: 'measured: 10–14k ws echo round trips/s on one loopback connection (~70–100 µs per round trip, both ends); half charged to the FE',
   },
+  cpuUsPerWakeup: {
+    value: 9.95,
+    unit: 'µs',
+    source:
+      'measured: process CPU per wakeup of a blocked worker_threads Worker in a postMessage ping-pong (5,000 round trips, 40 idle Workers), median of 3 runs (7.52–10.66 µs), `node --import tsx bench/threads/run.ts`, 2026-11-28, reference machine under load (src/model/profiles/node-worker.json); charged when a thread wakes for a timer, a message or a post',
+  },
 } as const satisfies Record<string, Sourced<number>>;
 
 /** Per-node host limits. */

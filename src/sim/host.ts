@@ -6,14 +6,20 @@
  * - Connections cost one fd at each end against limits.fdsPerNode (EMFILE at either end refuses).
  * - Memory is modelled from counts: base process + threads × stack + connections + member records
  *   (the node's reported view) + shard-map entries, each at its cost from the cost profile.
- * - CPU per message is summed per node; a sample window whose CPU exceeds the node's cores counts
- *   as a `cpu` limit hit. Handlers never wait for CPU (README: known simplifications).
+ * - CPU: work waits for the node's cores (the run queue in simulation.ts, the cores in cpu.ts). A
+ *   sample window in which a node's cores were busy for at least 99.9 % of the window — saturated:
+ *   work was waiting all along — counts as a `cpu` limit hit. `cpuUs` sums the protocol's share
+ *   (messages sent and handled, thread wakeups), not requests.
  */
 import type { Costs, Limits } from '../model/defaults.ts';
 import type { LimitName } from '../harness/measures.ts';
 import type { ReportSink, HostSample } from '../fleet/backend.ts';
 import type { Actor } from './actor.ts';
 import { Rng } from '../harness/rng.ts';
+import type { Cores } from './cpu.ts';
+
+/** Share of a sample window a node's cores must be busy for the window to count as saturated. */
+const SATURATED = 0.999;
 
 export class SimNode {
   alive = false;
@@ -34,7 +40,6 @@ export class SimNode {
   peakThreads = 0;
   peakFds = 0;
   peakMemory = 0;
-  cpuUsWindowStart = 0;
   constructor(readonly id: number, seed: number) {
     this.rng = new Rng(seed, id + 1);
   }
@@ -56,11 +61,13 @@ export class HostModel {
   /** threads (base included) at which a node raises the thread alarm */
   readonly #alarmThreads: number;
   readonly #alarmPct: number;
+  readonly #cores: Cores;
   cpuUsTotal = 0;
   #memSum = 0;
   #memSamples = 0;
 
-  constructor(costs: Costs, limits: Limits, shards: number, maxNodes: number, fleet: HostFleet, alarmThreadsPct: number) {
+  constructor(costs: Costs, limits: Limits, shards: number, maxNodes: number, fleet: HostFleet, alarmThreadsPct: number, cores: Cores) {
+    this.#cores = cores;
     this.#costs = costs;
     this.#limits = limits;
     this.#shards = shards;
@@ -150,9 +157,9 @@ export class HostModel {
     this.cpuUsTotal += us;
   }
 
-  /** Host figures of the live nodes for a sample; flags nodes whose CPU exceeded their cores. */
+  /** Host figures of the live nodes for a sample; flags nodes whose cores were saturated. */
   sample(nodes: readonly SimNode[], live: readonly number[], windowMs: number, t: number): Omit<HostSample, 'messages' | 'bytes'> {
-    const cpuCap = this.#limits.coresPerNode * windowMs * 1000;
+    const cpuCap = this.#cores.perNode * windowMs * SATURATED;
     let threadsMax = 0, fdsMax = 0, memMax = 0;
     for (const id of live) {
       const n = nodes[id];
@@ -162,9 +169,8 @@ export class HostModel {
       if (mem > memMax) memMax = mem;
       if (n.threads > threadsMax) threadsMax = n.threads;
       if (n.fds > fdsMax) fdsMax = n.fds;
-      const cpu = this.cpuUs[id] - n.cpuUsWindowStart;
-      n.cpuUsWindowStart = this.cpuUs[id];
-      if (windowMs > 0 && cpu > cpuCap) this.limitHit('cpu', n, t);
+      const busy = this.#cores.takeWindowBusy(id, t);
+      if (windowMs > 0 && busy >= cpuCap) this.limitHit('cpu', n, t);
     }
     return { threadsMaxPerNode: threadsMax, connectionsMaxPerNode: fdsMax, memoryMaxBytesPerNode: memMax };
   }
