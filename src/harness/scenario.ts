@@ -61,6 +61,7 @@ export const NetworkSchema = z
   .object({
     latencyMinMs: ms,
     latencyMeanMs: ms,
+    backendRttMs: ms,
     lossRate: z.number().min(0).max(1),
   })
   .partial()

@@ -102,6 +102,12 @@ export const NETWORK = {
     unit: 'ms',
     source: 'assumption: mean one-way intra-datacenter latency of a few hundred µs; min + exponential tail',
   },
+  backendRttMs: {
+    value: 1,
+    unit: 'ms',
+    source:
+      'assumption: an FE\'s round trip to the back-end cluster that owns the shard (two intra-datacenter hops at latencyMeanMs plus a storage write of well under a millisecond); AWS never published the Kinesis figure',
+  },
   lossRate: {
     value: 0,
     unit: 'probability',

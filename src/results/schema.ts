@@ -78,7 +78,15 @@ export const ResultSchema = z.strictObject({
       tailFailedRate: Count.default(0),
       /** correctly routed requests per second of run */
       goodputPerSec: Count.default(0),
+      /**
+       * an alias of goodputPerSec in files written since requests are work; older simulator files
+       * hold a modelled capacity here (cores × node-seconds less protocol CPU, ÷ cpuUsPerRequest)
+       */
       throughputPerSec: Count,
+      /** requests issued per second of run (open loop: whether answered or not) */
+      offeredPerSec: Count.default(0),
+      /** answered requests, issue → answer, ms; null when none was answered or it was not measured */
+      latencyMs: Pct.default(null),
     }),
     /** FEs without a usable shard map: the largest share of live FEs at once (0–1) */
     routing: z.strictObject({ unroutableNodesPeak: Count }).default({ unroutableNodesPeak: 0 }),

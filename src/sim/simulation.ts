@@ -48,6 +48,11 @@ export interface SimConfig extends Omit<RunConfig, 'costProfile'> {
   onProgress?: (simMs: number, events: number) => void;
   /** Polled with onProgress; true stops the run early (Ctrl-C). */
   shouldStop?: () => boolean;
+  /**
+   * A request's CPU cost, µs, drawn as each request starts (the queueing check's exponential
+   * service); costs.cpuUsPerRequest for every request when absent.
+   */
+  requestServiceUs?: () => number;
 }
 
 /** What the simulator reads from the fleet around it (the driver, or a test's fake fleet). */
@@ -121,6 +126,7 @@ export class Simulation implements FleetBackend {
   readonly #msgUs: number;
   readonly #wakeUs: number;
   readonly #requestUs: number;
+  readonly #backendRttMs: number;
 
   // totals and the current sample window
   messages = 0;
@@ -144,6 +150,7 @@ export class Simulation implements FleetBackend {
     this.#msgUs = cfg.costs.cpuUsPerMessage;
     this.#wakeUs = cfg.costs.cpuUsPerWakeup;
     this.#requestUs = cfg.costs.cpuUsPerRequest;
+    this.#backendRttMs = cfg.network.backendRttMs;
     this.host = new HostModel(cfg.costs, cfg.limits, cfg.fleet.shards, maxNodes, fleet, cfg.alarms.threadsPct, this.cores);
     this.network = new Network(cfg.network, cfg.seed);
   }
@@ -334,10 +341,11 @@ export class Simulation implements FleetBackend {
         break;
       }
       case REQUEST: {
-        const done = this.cores.start(core, this.clock, this.#requestUs);
+        const done = this.cores.start(core, this.clock, this.cfg.requestServiceUs?.() ?? this.#requestUs);
         this.#core = core;
         const cluster = (this.nodes[nid].main.impl as NodeProtocol<any>).lookup(b);
-        this.fleet.answered(aux, b, cluster, done - aux);
+        // answered once the FE's CPU is done and the back end has replied
+        this.fleet.answered(aux, b, cluster, done - aux + this.#backendRttMs);
         break;
       }
     }
