@@ -62,6 +62,9 @@ export const NetworkSchema = z
     latencyMinMs: ms,
     latencyMeanMs: ms,
     backendRttMs: ms,
+    tcpRtoMinMs: z.number().positive().max(3_600_000),
+    tcpRetries: z.number().int().min(0).max(100),
+    linkBytesPerSec: z.number().positive().max(1e15),
     lossRate: z.number().min(0).max(1),
   })
   .partial()

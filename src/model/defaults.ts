@@ -108,6 +108,21 @@ export const NETWORK = {
     source:
       'assumption: an FE\'s round trip to the back-end cluster that owns the shard (two intra-datacenter hops at latencyMeanMs plus a storage write of well under a millisecond); AWS never published the Kinesis figure',
   },
+  tcpRtoMinMs: {
+    value: 200,
+    unit: 'ms',
+    source: 'Linux TCP_RTO_MIN (include/net/tcp.h: HZ/5 = 200 ms): the first retransmission timeout on a low-RTT path; it doubles per retry up to TCP_RTO_MAX (120 s)',
+  },
+  tcpRetries: {
+    value: 15,
+    unit: 'retransmissions',
+    source: 'Linux net.ipv4.tcp_retries2 default (Documentation/networking/ip-sysctl.rst): 15 retransmissions of a segment (~15 min) before the connection is broken',
+  },
+  linkBytesPerSec: {
+    value: 1.25e9,
+    unit: 'bytes/s',
+    source: 'assumption: a 10 Gb/s NIC per FE host (the common size of mid-range cloud instances); each node serialises what it sends onto it',
+  },
   lossRate: {
     value: 0,
     unit: 'probability',

@@ -21,6 +21,21 @@ import type { Cores } from './cpu.ts';
 /** Share of a sample window a node's cores must be busy for the window to count as saturated. */
 const SATURATED = 0.999;
 
+/**
+ * The TCP connection between two nodes, shared by both ends' maps (one per pair; either end's
+ * actors may hold it). It keeps each direction in order and parks what crosses a partition.
+ */
+export class Connection {
+  holders = 0;
+  /** when the last message each way arrives (low id → high id, and back): later ones never overtake */
+  lastUp = 0;
+  lastDown = 0;
+  /** messages sent while the two ends were partitioned: [from, to, msg, sentAt]…, released on heal */
+  parked: unknown[] | null = null;
+  /** retries ran out: the connection is gone at both ends */
+  broken = false;
+}
+
 export class SimNode {
   alive = false;
   pausedUntil = 0;
@@ -29,7 +44,7 @@ export class SimNode {
   threads = 0; // including base threads
   fds = 0;
   /** peer → the connection between us (shared object, in both nodes' maps) */
-  conns = new Map<number, { holders: number }>();
+  conns = new Map<number, Connection>();
   /** peer → the actor on this node that receives that peer's messages */
   receivers: Map<number, Actor> | null = null;
   main!: Actor;
@@ -126,7 +141,7 @@ export class HostModel {
   }
 
   /** Opens the shared connection between two nodes if both have an fd to spare. */
-  openConnection(node: SimNode, peer: SimNode, t: number): { holders: number } | null {
+  openConnection(node: SimNode, peer: SimNode, t: number): Connection | null {
     const limit = this.#limits.fdsPerNode;
     if (node.fds + 1 > limit) {
       this.limitHit('fds', node, t);
@@ -136,7 +151,7 @@ export class HostModel {
       this.limitHit('fds', peer, t);
       return null;
     }
-    const conn = { holders: 0 };
+    const conn = new Connection();
     node.conns.set(peer.id, conn);
     peer.conns.set(node.id, conn);
     node.fds++;

@@ -28,7 +28,7 @@ import type { FleetBackend, HostSample, ReportSink } from '../fleet/backend.ts';
 import { EventQueue } from './event-queue.ts';
 import { Actor } from './actor.ts';
 import { Cores } from './cpu.ts';
-import { HostModel, SimNode, type HostFleet } from './host.ts';
+import { Connection, HostModel, SimNode, type HostFleet } from './host.ts';
 import { Network } from './network.ts';
 
 const TIMER = 0;
@@ -127,6 +127,13 @@ export class Simulation implements FleetBackend {
   readonly #wakeUs: number;
   readonly #requestUs: number;
   readonly #backendRttMs: number;
+  /** per node: when its link has serialised everything it sent so far, ms */
+  readonly #linkFree: Float64Array;
+  /** ms per byte on a node's link */
+  readonly #msPerByte: number;
+  /** connections holding messages sent across a partition */
+  readonly #parkedConns = new Set<Connection>();
+  retransmits = 0;
 
   // totals and the current sample window
   messages = 0;
@@ -151,6 +158,8 @@ export class Simulation implements FleetBackend {
     this.#wakeUs = cfg.costs.cpuUsPerWakeup;
     this.#requestUs = cfg.costs.cpuUsPerRequest;
     this.#backendRttMs = cfg.network.backendRttMs;
+    this.#linkFree = new Float64Array(maxNodes);
+    this.#msPerByte = 1000 / cfg.network.linkBytesPerSec;
     this.host = new HostModel(cfg.costs, cfg.limits, cfg.fleet.shards, maxNodes, fleet, cfg.alarms.threadsPct, this.cores);
     this.network = new Network(cfg.network, cfg.seed);
   }
@@ -456,6 +465,18 @@ export class Simulation implements FleetBackend {
 
   heal(): void {
     this.network.heal(this.nodes);
+    // what waited on connections across the partition goes at its next retransmission
+    const conns = [...this.#parkedConns];
+    this.#parkedConns.clear();
+    for (const conn of conns) {
+      const parked = conn.parked;
+      conn.parked = null;
+      if (parked === null || conn.broken) continue;
+      for (let i = 0; i < parked.length && !conn.broken; i += 4) {
+        const from = this.nodes[parked[i] as number], to = this.nodes[parked[i + 1] as number];
+        this.#deliverOnConnection(conn, from, to, parked[i + 2], parked[i + 3] as number, this.clock);
+      }
+    }
   }
 
   originate(id: number, shard: number, cluster: number, version: number): void {
@@ -545,18 +566,69 @@ export class Simulation implements FleetBackend {
       this.#memoBytes = bytes;
     }
     this.host.chargeCpu(node.id, this.#msgUs);
-    // the message leaves once the CPU before it (and its own send cost) is done
-    const departs = this.#core >= 0 && actor.nid === this.#current ? this.cores.extend(this.#core, this.#msgUs) : this.clock;
+    // the message leaves once the CPU before it (and its own send cost) is done, and once the
+    // link has serialised what this node sent before it
+    const ready = this.#core >= 0 && actor.nid === this.#current ? this.cores.extend(this.#core, this.#msgUs) : this.clock;
+    const nid = node.id;
+    const departs = (this.#linkFree[nid] = (this.#linkFree[nid] > ready ? this.#linkFree[nid] : ready) + bytes * this.#msPerByte);
     this.messages++;
     this.bytes += bytes;
     this.#wMessages++;
     this.#wBytes += bytes;
+    const conn = node.conns.get(to);
+    if (conn !== undefined) return this.#sendOnConnection(conn, node, this.nodes[to], msg, departs);
+    // a connection this actor held broke (retries ran out): nothing it sends arrives
+    if (actor.dialed !== null && actor.dialed.has(to)) {
+      this.droppedMessages++;
+      return;
+    }
     const latency = this.network.route(node, this.nodes[to]);
     if (latency < 0) {
       this.droppedMessages++;
       return;
     }
-    this.q.push(departs + latency, DELIVER, to, node.id, msg);
+    this.q.push(departs + latency, DELIVER, to, nid, msg);
+  }
+
+  /** TCP: in order per direction, retransmitted when lost, parked across a partition. */
+  #sendOnConnection(conn: Connection, from: SimNode, to: SimNode, msg: unknown, departs: number): void {
+    if (from.group !== to.group || conn.parked !== null) {
+      // across a partition (or behind what is parked): held until the heal, in order
+      (conn.parked ??= []).push(from.id, to.id, msg, departs);
+      this.#parkedConns.add(conn);
+      return;
+    }
+    this.#deliverOnConnection(conn, from, to, msg, departs, departs);
+  }
+
+  #deliverOnConnection(conn: Connection, from: SimNode, to: SimNode, msg: unknown, sentAt: number, firstTry: number): void {
+    const seg = this.network.segment(sentAt, firstTry);
+    if (seg.retransmits > 0) {
+      this.retransmits += seg.retransmits;
+      this.sink.count('tcpRetransmits', seg.retransmits);
+    }
+    if (seg.arrival < 0) return this.#breakConnection(conn, from, to);
+    let arrival = seg.arrival;
+    const up = from.id < to.id;
+    const last = up ? conn.lastUp : conn.lastDown;
+    if (arrival < last) arrival = last; // TCP delivers in order: a later segment waits
+    if (up) conn.lastUp = arrival;
+    else conn.lastDown = arrival;
+    this.q.push(arrival, DELIVER, to.id, from.id, msg);
+  }
+
+  /**
+   * Retries ran out: the connection is gone at both ends (its fds released). The protocol sees
+   * what it would see from a real socket's silent failure: nothing more arrives either way, and
+   * what its holders send on it is lost; connect() opens a new one.
+   */
+  #breakConnection(conn: Connection, a: SimNode, b: SimNode): void {
+    if (conn.broken) return;
+    conn.broken = true;
+    conn.parked = null;
+    this.droppedMessages++;
+    this.sink.count('tcpConnectionsBroken', 1);
+    if (a.conns.get(b.id) === conn) this.host.closeConnection(a, b);
   }
 
   /**
