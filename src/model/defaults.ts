@@ -150,7 +150,7 @@ export const FLEET = {
   requestsPerSec: {
     value: 1000,
     unit: 'requests/s',
-    source: 'sampling rate of routed requests for the misroute measure (not the modelled capacity)',
+    source: 'assumption: the open-loop request rate across the fleet (Poisson arrivals); each request is work on its FE (cpuUsPerRequest in its run queue) — raise it to load the fleet, the default keeps the misroute measure well sampled',
   },
   sampleEveryMs: {
     value: 1000,
