@@ -45,17 +45,17 @@ export class Cores {
     return t;
   }
 
-  /** Work of `us` µs starts on a free `core` at `now`; returns when it ends. */
-  start(core: number, now: number, us: number): number {
+  /** Work of `us` µs starts on a free `core` of `node` at `now`; returns when it ends. */
+  start(node: number, core: number, now: number, us: number): number {
     const ms = us * this.#msPerUs;
-    this.#busy[(core / this.perNode) | 0] += ms;
+    this.#busy[node] += ms;
     return (this.free[core] = now + ms);
   }
 
-  /** The work running on `core` does `us` µs more; returns when the core is free again. */
-  extend(core: number, us: number): number {
+  /** The work running on `core` of `node` does `us` µs more; returns when the core is free again. */
+  extend(node: number, core: number, us: number): number {
     const ms = us * this.#msPerUs;
-    this.#busy[(core / this.perNode) | 0] += ms;
+    this.#busy[node] += ms;
     return (this.free[core] += ms);
   }
 

@@ -23,13 +23,11 @@ const SATURATED = 0.999;
 
 /**
  * The TCP connection between two nodes, shared by both ends' maps (one per pair; either end's
- * actors may hold it). It keeps each direction in order and parks what crosses a partition.
+ * actors may hold it). It parks what crosses a partition; each end's `SimNode.connLast` keeps its
+ * direction in order.
  */
 export class Connection {
   holders = 0;
-  /** when the last message each way arrives (low id → high id, and back): later ones never overtake */
-  lastUp = 0;
-  lastDown = 0;
   /** messages sent while the two ends were partitioned: [from, to, msg, sentAt]…, released on heal */
   parked: unknown[] | null = null;
   /** retries ran out: the connection is gone at both ends */
@@ -45,6 +43,11 @@ export class SimNode {
   fds = 0;
   /** peer → the connection between us (shared object, in both nodes' maps) */
   conns = new Map<number, Connection>();
+  /**
+   * per peer: -1 without a connection, else when the last message this node sent on it arrives
+   * (later ones never overtake it). Dense, made with the first connection: the send path's lookup.
+   */
+  connLast: Float64Array | null = null;
   /** peer → the actor on this node that receives that peer's messages */
   receivers: Map<number, Actor> | null = null;
   main!: Actor;
@@ -77,12 +80,14 @@ export class HostModel {
   readonly #alarmThreads: number;
   readonly #alarmPct: number;
   readonly #cores: Cores;
+  readonly #maxNodes: number;
   cpuUsTotal = 0;
   #memSum = 0;
   #memSamples = 0;
 
   constructor(costs: Costs, limits: Limits, shards: number, maxNodes: number, fleet: HostFleet, alarmThreadsPct: number, cores: Cores) {
     this.#cores = cores;
+    this.#maxNodes = maxNodes;
     this.#costs = costs;
     this.#limits = limits;
     this.#shards = shards;
@@ -154,6 +159,8 @@ export class HostModel {
     const conn = new Connection();
     node.conns.set(peer.id, conn);
     peer.conns.set(node.id, conn);
+    (node.connLast ??= new Float64Array(this.#maxNodes).fill(-1))[peer.id] = 0;
+    (peer.connLast ??= new Float64Array(this.#maxNodes).fill(-1))[node.id] = 0;
     node.fds++;
     peer.fds++;
     if (node.fds > node.peakFds) node.peakFds = node.fds;
@@ -163,8 +170,10 @@ export class HostModel {
 
   closeConnection(node: SimNode, peer: SimNode): void {
     node.conns.delete(peer.id);
+    if (node.connLast !== null) node.connLast[peer.id] = -1;
     node.fds--;
     if (peer.conns.delete(node.id)) peer.fds--;
+    if (peer.connLast !== null) peer.connLast[node.id] = -1;
   }
 
   chargeCpu(node: number, us: number): void {

@@ -40,6 +40,10 @@ export class Network {
     this.#rng = new Rng(seed, 0x6e6574); // 'net'
   }
 
+  get lossRate(): number {
+    return this.#lossRate;
+  }
+
   setLoss(rate: number): void {
     this.#lossRate = rate;
   }
@@ -55,12 +59,18 @@ export class Network {
     return this.#latencyMin + (this.#latencyTail > 0 ? this.#rng.exp(this.#latencyTail) : 0);
   }
 
+  /** retransmissions the last `segment` call cost (loss, not partition) */
+  retransmits = 0;
+
   /**
    * A segment first sent at `sentAt`, on a connection: when it arrives, counting the
    * retransmissions that loss costs it, or -1 when its retries run out. Attempts before
    * `firstTry` (a partition) are lost whatever the loss rate; `retransmits` counts the others lost.
    */
-  segment(sentAt: number, firstTry: number): { arrival: number; retransmits: number } {
+  segment(sentAt: number, firstTry: number): number {
+    this.retransmits = 0;
+    // the hot path: no loss, no partition behind it
+    if (this.#lossRate === 0 && firstTry <= sentAt) return sentAt + this.latency();
     let t = sentAt, rto = this.#rtoMin, attempt = 0, retransmits = 0;
     for (; t < firstTry; attempt++, t += rto, rto = Math.min(2 * rto, RTO_MAX_MS));
     for (; attempt <= this.#retries; attempt++, t += rto, rto = Math.min(2 * rto, RTO_MAX_MS)) {
@@ -68,9 +78,11 @@ export class Network {
         retransmits++;
         continue;
       }
-      return { arrival: t + this.latency(), retransmits };
+      this.retransmits = retransmits;
+      return t + this.latency();
     }
-    return { arrival: -1, retransmits };
+    this.retransmits = retransmits;
+    return -1;
   }
 
   /** Whether a connection can be opened between two nodes now. */

@@ -245,7 +245,13 @@ export class Simulation implements FleetBackend {
           this.nodes[a].deferred.push([DELIVER, a, b, payload]);
           return;
         }
-        this.#admit(a, DELIVER, a, b, payload, 0);
+        // the hot path: nothing waiting and a core free, so it runs now
+        const q = this.#runq[a];
+        if (q === null || q.length === 0) {
+          const core = this.cores.freeCore(a, this.clock);
+          if (core >= 0) return this.#runDelivery(a, core, b, payload);
+        }
+        this.#enqueue(a, DELIVER, a, b, payload, 0);
         return;
       }
       case CALL:
@@ -315,25 +321,15 @@ export class Simulation implements FleetBackend {
   #run(nid: number, core: number, kind: number, a: number, b: number, payload: unknown, aux: number): void {
     this.#current = nid;
     switch (kind) {
-      case DELIVER: {
-        // the receiver is resolved when the work runs: a thread may have stopped meanwhile
-        const receivers = this.#receiversOf[nid];
-        const receiver = (receivers !== null && receivers.get(b)) || this.#mainOf[nid];
-        if (!receiver.alive) return;
-        const us = receiver.isThread ? this.#msgUs + this.#wakeUs : this.#msgUs;
-        this.cores.start(core, this.clock, us);
-        this.host.chargeCpu(nid, us);
-        this.#core = core;
-        receiver.impl.onMessage(b, payload);
-        break;
-      }
+      case DELIVER:
+        return this.#runDelivery(nid, core, b, payload);
       case TIMER: {
         const actor = this.actors[a];
         if (!actor.alive) return;
         // cancelled while it waited for a core (clearTimeout before the callback ran)
         if (this.#cancelled.size > 0 && this.#cancelled.delete(payload as number)) return;
         const us = actor.isThread ? this.#wakeUs : 0;
-        this.cores.start(core, this.clock, us);
+        this.cores.start(nid, core, this.clock, us);
         if (us > 0) this.host.chargeCpu(nid, us);
         this.#core = core;
         actor.impl.onTimer(b);
@@ -342,7 +338,7 @@ export class Simulation implements FleetBackend {
       case POST: {
         const to = this.actors[a], from = this.actors[b];
         if (!to.alive || !from.alive) return; // posts of a stopped actor die with it
-        this.cores.start(core, this.clock, this.#wakeUs);
+        this.cores.start(nid, core, this.clock, this.#wakeUs);
         this.host.chargeCpu(nid, this.#wakeUs);
         this.#core = core;
         if (to.isThread) (to.impl as ThreadActor<any>).onParentMessage(payload);
@@ -350,7 +346,7 @@ export class Simulation implements FleetBackend {
         break;
       }
       case REQUEST: {
-        const done = this.cores.start(core, this.clock, this.cfg.requestServiceUs?.() ?? this.#requestUs);
+        const done = this.cores.start(nid, core, this.clock, this.cfg.requestServiceUs?.() ?? this.#requestUs);
         this.#core = core;
         const cluster = (this.nodes[nid].main.impl as NodeProtocol<any>).lookup(b);
         // answered once the FE's CPU is done and the back end has replied
@@ -377,6 +373,21 @@ export class Simulation implements FleetBackend {
     }
     q.length = 0;
     this.#qHead[nid] = 0;
+  }
+
+  /** A message from `from` handled on `core` of `nid`. */
+  #runDelivery(nid: number, core: number, from: number, msg: unknown): void {
+    // the receiver is resolved when the work runs: a thread may have stopped meanwhile
+    const receivers = this.#receiversOf[nid];
+    const receiver = (receivers !== null && receivers.get(from)) || this.#mainOf[nid];
+    if (!receiver.alive) return;
+    const us = receiver.isThread ? this.#msgUs + this.#wakeUs : this.#msgUs;
+    this.#current = nid;
+    this.cores.start(nid, core, this.clock, us);
+    this.host.chargeCpu(nid, us);
+    this.#core = core;
+    receiver.impl.onMessage(from, msg);
+    this.#core = -1;
   }
 
   /** The node is gone: requests waiting on it fail, everything else waiting dies with it. */
@@ -422,6 +433,7 @@ export class Simulation implements FleetBackend {
     node.main = actor;
     this.#mainOf[id] = actor;
     this.#receiversOf[id] = null;
+    this.#runq[id] = null;
   }
 
   boot(id: number, boot: Bootstrap): void {
@@ -513,6 +525,7 @@ export class Simulation implements FleetBackend {
     node.threads = 0;
     for (const peerId of [...node.conns.keys()]) this.host.closeConnection(node, this.nodes[peerId]);
     node.conns.clear();
+    node.connLast = null;
     node.fds = 0;
     node.receivers = null;
     this.#receiversOf[node.id] = null;
@@ -568,15 +581,26 @@ export class Simulation implements FleetBackend {
     this.host.chargeCpu(node.id, this.#msgUs);
     // the message leaves once the CPU before it (and its own send cost) is done, and once the
     // link has serialised what this node sent before it
-    const ready = this.#core >= 0 && actor.nid === this.#current ? this.cores.extend(this.#core, this.#msgUs) : this.clock;
     const nid = node.id;
+    const ready = this.#core >= 0 && nid === this.#current ? this.cores.extend(nid, this.#core, this.#msgUs) : this.clock;
     const departs = (this.#linkFree[nid] = (this.#linkFree[nid] > ready ? this.#linkFree[nid] : ready) + bytes * this.#msPerByte);
     this.messages++;
     this.bytes += bytes;
     this.#wMessages++;
     this.#wBytes += bytes;
-    const conn = node.conns.get(to);
-    if (conn !== undefined) return this.#sendOnConnection(conn, node, this.nodes[to], msg, departs);
+    const last = node.connLast !== null ? node.connLast[to] : -1;
+    if (last >= 0) {
+      const peer = this.nodes[to];
+      // the common case, kept short: no loss and nothing parked, so only the order to keep
+      if (this.network.lossRate === 0 && this.#parkedConns.size === 0 && node.group === peer.group) {
+        let arrival = departs + this.network.latency();
+        if (arrival < last) arrival = last;
+        node.connLast![to] = arrival;
+        this.q.push(arrival, DELIVER, to, nid, msg);
+        return;
+      }
+      return this.#sendOnConnection(node.conns.get(to)!, node, peer, msg, departs);
+    }
     // a connection this actor held broke (retries ran out): nothing it sends arrives
     if (actor.dialed !== null && actor.dialed.has(to)) {
       this.droppedMessages++;
@@ -602,18 +626,20 @@ export class Simulation implements FleetBackend {
   }
 
   #deliverOnConnection(conn: Connection, from: SimNode, to: SimNode, msg: unknown, sentAt: number, firstTry: number): void {
-    const seg = this.network.segment(sentAt, firstTry);
-    if (seg.retransmits > 0) {
-      this.retransmits += seg.retransmits;
-      this.sink.count('tcpRetransmits', seg.retransmits);
+    let arrival = this.network.segment(sentAt, firstTry);
+    const lost = this.network.retransmits;
+    if (lost > 0) {
+      this.retransmits += lost;
+      this.sink.count('tcpRetransmits', lost);
     }
-    if (seg.arrival < 0) return this.#breakConnection(conn, from, to);
-    let arrival = seg.arrival;
-    const up = from.id < to.id;
-    const last = up ? conn.lastUp : conn.lastDown;
-    if (arrival < last) arrival = last; // TCP delivers in order: a later segment waits
-    if (up) conn.lastUp = arrival;
-    else conn.lastDown = arrival;
+    if (arrival < 0) return this.#breakConnection(conn, from, to);
+    // TCP delivers in order: a later segment waits for the one before it (a closed connection
+    // still delivers what was sent before the close)
+    const lastArr = from.connLast;
+    if (lastArr !== null && lastArr[to.id] >= 0) {
+      if (arrival < lastArr[to.id]) arrival = lastArr[to.id];
+      lastArr[to.id] = arrival;
+    }
     this.q.push(arrival, DELIVER, to.id, from.id, msg);
   }
 
