@@ -93,7 +93,7 @@ describe('compare', () => {
     const head = clone(sim);
     head.summary.messages.perNodePerSec *= 1.005; // +0.5 %: a change, below the threshold
     head.summary.threads.peakPerNode *= 1.2; // +20 % worse: a regression
-    head.summary.requests.throughputPerSec *= 1.3; // better
+    head.summary.requests.goodputPerSec *= 1.3; // better
     head.machine.cpuModel = 'another machine'; // wall-clock and machine fields are not compared
     head.sim!.wallMs *= 3;
     const c = compare(write(join(dir, 'exact/base.json'), sim), write(join(dir, 'exact/head.json'), head), { threshold: 0.1 });
@@ -101,9 +101,9 @@ describe('compare', () => {
     expect(row('messages/node/s')).toMatchObject({ exact: true, verdict: 'changed', regression: false, worse: true });
     expect(row('messages/node/s').delta!).toBeCloseTo(0.005, 6);
     expect(row('peakThreads/node')).toMatchObject({ verdict: 'changed', regression: true });
-    expect(row('throughputPerSec')).toMatchObject({ verdict: 'changed', better: true, regression: false });
+    expect(row('goodputPerSec')).toMatchObject({ verdict: 'changed', better: true, regression: false });
     expect(row('peakMemory/node').verdict).toBe('unchanged');
-    expect(c.changes.map((x) => x.metric).sort()).toEqual(['messages/node/s', 'peakThreads/node', 'throughputPerSec']);
+    expect(c.changes.map((x) => x.metric).sort()).toEqual(['goodputPerSec', 'messages/node/s', 'peakThreads/node']);
     expect(c.regressions.map((x) => x.metric)).toEqual(['peakThreads/node']);
     expect(failed(c, { failOnChange: true })).toBe(true);
     expect(formatMarkdown(c)).toContain('| sim/steady/async-multiplexed/n8/s1 |');

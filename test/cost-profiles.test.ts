@@ -41,12 +41,13 @@ describe('shipped cost profiles', () => {
     }
   });
 
-  it.each(SHIPPED)('%s: the simulator gets only its own costs; spawn and wakeup costs are kept aside', (name) => {
+  it.each(SHIPPED)('%s: the simulator gets only its own costs (the wakeup cost among them); the spawn cost is kept aside', (name) => {
     const p = loadCostProfile(name);
     expect(Object.keys(p.costs).every((k) => k in COSTS)).toBe(true);
     expect(p.costs.bytesPerThread).toBe(raw(name).costs.bytesPerThread.value);
     expect(Object.keys(p.unmodelled).sort()).toEqual(Object.keys(PROFILE_ONLY_COSTS).sort());
     expect(p.unmodelled.threadSpawnUs).toBe(raw(name).costs.threadSpawnUs.value);
+    expect(p.costs.cpuUsPerWakeup).toBe(raw(name).costs.cpuUsPerWakeup.value);
   });
 
   it('a file in calibrate\'s format (bare numbers, details) still loads by path', () => {
@@ -61,7 +62,7 @@ describe('shipped cost profiles', () => {
 describe('bad cost profiles: one line naming the field, exit 2', () => {
   const profile = (costs: unknown, extra: Record<string, unknown> = {}) => ({ schema: COST_PROFILE_SCHEMA, costs, ...extra });
   const cases: Array<[string, unknown, RegExp]> = [
-    ['unknown cost', profile({ bytesPerFibre: 1 }), /costs: Unrecognized key: "bytesPerFibre"; known: baseProcessBytes, .*threadSpawnUs, cpuUsPerWakeup/],
+    ['unknown cost', profile({ bytesPerFibre: 1 }), /costs: Unrecognized key: "bytesPerFibre"; known: baseProcessBytes, .*cpuUsPerWakeup, threadSpawnUs/],
     ['unknown top-level field', profile({}, { comment: 'x' }), /\(root\): Unrecognized key: "comment"; known: schema, description/],
     ['negative cost', profile({ bytesPerThread: -1 }), /costs\.bytesPerThread: Too small: expected number to be >=0/],
     ['neither a number nor a sourced value', profile({ bytesPerThread: '8 KiB' }), /costs\.bytesPerThread: expected a number ≥ 0 or \{ value, unit\?, source \}/],

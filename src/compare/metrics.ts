@@ -20,7 +20,10 @@ const pct = (p: { p99: number } | null) => (p ? p.p99 : null);
 export const RESULT_METRICS: readonly Metric[] = [
   { name: 'misrouteRate', unit: 'ratio', direction: 'lower', get: (r) => r.summary.requests.misrouteRate },
   { name: 'tailMisrouteRate', unit: 'ratio', direction: 'lower', get: (r) => r.summary.requests.tailMisrouteRate },
-  { name: 'throughputPerSec', unit: 'per-s', direction: 'higher', get: (r) => r.summary.requests.throughputPerSec },
+  // goodput: answered and correctly routed per second (throughputPerSec is now its alias)
+  { name: 'goodputPerSec', unit: 'per-s', direction: 'higher', get: (r) => r.summary.requests.goodputPerSec },
+  { name: 'requestLatency.p50', unit: 'ms', direction: 'lower', get: (r) => r.summary.requests.latencyMs?.p50 ?? null },
+  { name: 'requestLatency.p99', unit: 'ms', direction: 'lower', get: (r) => pct(r.summary.requests.latencyMs) },
   { name: 'messages/node/s', unit: 'per-s', direction: 'lower', get: (r) => r.summary.messages.perNodePerSec },
   { name: 'bytes/node/s', unit: 'bytes-per-s', direction: 'lower', get: (r) => r.summary.messages.bytesPerNodePerSec },
   { name: 'peakMemory/node', unit: 'bytes', direction: 'lower', get: (r) => r.summary.memory.peakBytesPerNode },

@@ -20,7 +20,7 @@
 import { UNROUTABLE, type Bootstrap, type CellRouter, type NodeId, type ShardId } from '../contract/protocol.ts';
 import { FlatRouter } from '../harness/flat-router.ts';
 import { ConfigStore } from './config-store.ts';
-import { Measures } from '../harness/measures.ts';
+import { Measures, percentiles } from '../harness/measures.ts';
 import { RequestTally } from '../harness/request-tally.ts';
 import { Rng } from '../harness/rng.ts';
 import type { RunConfig } from '../harness/run-config.ts';
@@ -58,6 +58,9 @@ export interface DriverOptions {
   requests?: 'driver' | 'backend';
 }
 
+/** Latency samples kept per run (a million: ~1,000 requests/s for 15 minutes). */
+const MAX_LATENCIES = 1_000_000;
+
 /** Every node the scenario can ever have: the initial fleet plus every `add`. */
 /** draws the load balancer makes for a request before it gives up on a cell of cold-starting FEs */
 const REQUEST_DRAWS = 8;
@@ -79,6 +82,10 @@ export class FleetDriver {
   readonly crashedCells = new Set<number>();
   /** node-seconds alive, summed as nodes stop and at the end */
   nodeSecondsAlive = 0;
+  /** requests the driver issued (open loop); answered or not */
+  offered = 0;
+  /** answered requests' latency (issue → answer), ms, up to MAX_LATENCIES of them */
+  readonly latenciesMs: number[] = [];
 
   readonly #opts: Required<DriverOptions>;
   readonly #harness: Rng;
@@ -260,9 +267,13 @@ export class FleetDriver {
     this.measures.count('unexpectedExits', 1);
   }
 
-  /** A request's outcome: the FE routed `shard` to `cluster` (null: it failed) at issue time `t`. */
-  answered(t: number, shard: ShardId, cluster: number | null): void {
+  /**
+   * A request's outcome: the FE routed `shard` to `cluster` (null: it failed) at issue time `t`;
+   * `latencyMs`, when the runtime measured it, is how long after `t` the answer came back.
+   */
+  answered(t: number, shard: ShardId, cluster: number | null, latencyMs?: number): void {
     if (!this.#scheduled || t > this.cfg.durationMs) return;
+    if (latencyMs !== undefined && cluster !== null && cluster !== UNROUTABLE && this.latenciesMs.length < MAX_LATENCIES) this.latenciesMs.push(latencyMs);
     if (cluster === null || cluster === UNROUTABLE) this.requests.record(t, 'failed');
     else this.requests.record(t, cluster === this.truth.clusterAt(shard, t) ? 'routed' : 'misrouted');
   }
@@ -502,6 +513,7 @@ export class FleetDriver {
    * redraws past one still building its map; it cannot know which are frozen.
    */
   #request(t: number): void {
+    this.offered++;
     const shard = this.truth.pickShard();
     const live = this.#cellLive[this.#servingCell(shard)] ?? [];
     let node = -1;
@@ -577,7 +589,11 @@ export class FleetDriver {
           failedRate: req.failedRate,
           tailFailedRate: req.tailFailedRate,
           goodputPerSec: end > 0 ? req.routed / (end / 1000) : 0,
-          throughputPerSec: host.throughputPerSec,
+          // the alias of goodput (it once was a modelled capacity in the simulator)
+          throughputPerSec: end > 0 ? req.routed / (end / 1000) : 0,
+          // open loop: what the driver issued; a runtime's own closed loop: what it reported
+          offeredPerSec: end > 0 ? (this.#opts.requests === 'driver' ? this.offered : req.total) / (end / 1000) : 0,
+          latencyMs: percentiles(this.latenciesMs),
         },
         recovery: this.#recovery(end),
         routing: { unroutableNodesPeak: m.unroutableSharePeak },

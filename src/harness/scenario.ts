@@ -65,6 +65,10 @@ export const NetworkSchema = z
   .object({
     latencyMinMs: ms,
     latencyMeanMs: ms,
+    backendRttMs: ms,
+    tcpRtoMinMs: z.number().positive().max(3_600_000),
+    tcpRetries: z.number().int().min(0).max(100),
+    linkBytesPerSec: z.number().positive().max(1e15),
     lossRate: z.number().min(0).max(1),
   })
   .partial()

@@ -234,7 +234,7 @@ export class LiveBackend implements FleetBackend {
       if (t > this.driver.cfg.durationMs) continue;
       this.answered++;
       if (this.latenciesUs.length < 1_000_000) this.latenciesUs.push(answered[i + 4]);
-      this.driver.answered(t, answered[i + 1], answered[i + 2]);
+      this.driver.answered(t, answered[i + 1], answered[i + 2], answered[i + 4] / 1000);
     }
     for (let i = 0; i < failed.length; i += 2) this.driver.answered(failed[i + 1], -1, null);
   }

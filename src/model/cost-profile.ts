@@ -5,9 +5,9 @@
  *
  * Each cost is a number, or `{ value, unit?, source }` to say where the figure comes from (the
  * command and date that measured it, or "assumption: …"); shipped profiles always give a source.
- * Cost names are those of src/model/defaults.ts COSTS, plus PROFILE_ONLY_COSTS: thread costs the
- * simulator does not charge yet. The loader keeps those apart (`unmodelled`), so `costs` holds only
- * what the simulator reads.
+ * Cost names are those of src/model/defaults.ts COSTS (cpuUsPerWakeup among them: the simulator
+ * charges it per thread wakeup), plus PROFILE_ONLY_COSTS: thread costs the simulator does not charge
+ * yet. The loader keeps those apart (`unmodelled`), so `costs` holds only what the simulator reads.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
@@ -23,7 +23,6 @@ export const PROFILE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), 'pro
 /** Costs a profile may carry that the simulator does not charge yet (no default exists for them). */
 export const PROFILE_ONLY_COSTS = {
   threadSpawnUs: { unit: 'µs', meaning: 'wall time from a thread-create call until the new thread has run' },
-  cpuUsPerWakeup: { unit: 'µs', meaning: 'process CPU per wakeup of a blocked thread (half a two-thread ping-pong round trip)' },
 } as const;
 export type ProfileOnlyCostName = keyof typeof PROFILE_ONLY_COSTS;
 export type ProfileCostName = CostName | ProfileOnlyCostName;

@@ -53,6 +53,12 @@ export const COSTS = {
     unit: 'µs',
     source: 'measured: 10–14k ws echo round trips/s on one loopback connection (~70–100 µs per round trip, both ends); half charged to the FE',
   },
+  cpuUsPerWakeup: {
+    value: 9.95,
+    unit: 'µs',
+    source:
+      'measured: process CPU per wakeup of a blocked worker_threads Worker in a postMessage ping-pong (5,000 round trips, 40 idle Workers), median of 3 runs (7.52–10.66 µs), `node --import tsx bench/threads/run.ts`, 2026-11-28, reference machine under load (src/model/profiles/node-worker.json); charged when a thread wakes for a timer, a message or a post',
+  },
 } as const satisfies Record<string, Sourced<number>>;
 
 /** Per-node host limits. */
@@ -96,6 +102,27 @@ export const NETWORK = {
     unit: 'ms',
     source: 'assumption: mean one-way intra-datacenter latency of a few hundred µs; min + exponential tail',
   },
+  backendRttMs: {
+    value: 1,
+    unit: 'ms',
+    source:
+      'assumption: an FE\'s round trip to the back-end cluster that owns the shard (two intra-datacenter hops at latencyMeanMs plus a storage write of well under a millisecond); AWS never published the Kinesis figure',
+  },
+  tcpRtoMinMs: {
+    value: 200,
+    unit: 'ms',
+    source: 'Linux TCP_RTO_MIN (include/net/tcp.h: HZ/5 = 200 ms): the first retransmission timeout on a low-RTT path; it doubles per retry up to TCP_RTO_MAX (120 s)',
+  },
+  tcpRetries: {
+    value: 15,
+    unit: 'retransmissions',
+    source: 'Linux net.ipv4.tcp_retries2 default (Documentation/networking/ip-sysctl.rst): 15 retransmissions of a segment (~15 min) before the connection is broken',
+  },
+  linkBytesPerSec: {
+    value: 1.25e9,
+    unit: 'bytes/s',
+    source: 'assumption: a 10 Gb/s NIC per FE host (the common size of mid-range cloud instances); each node serialises what it sends onto it',
+  },
   lossRate: {
     value: 0,
     unit: 'probability',
@@ -123,7 +150,7 @@ export const FLEET = {
   requestsPerSec: {
     value: 1000,
     unit: 'requests/s',
-    source: 'sampling rate of routed requests for the misroute measure (not the modelled capacity)',
+    source: 'assumption: the open-loop request rate across the fleet (Poisson arrivals); each request is work on its FE (cpuUsPerRequest in its run queue) — raise it to load the fleet, the default keeps the misroute measure well sampled',
   },
   sampleEveryMs: {
     value: 1000,

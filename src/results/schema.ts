@@ -78,7 +78,15 @@ export const ResultSchema = z.strictObject({
       tailFailedRate: Count.default(0),
       /** correctly routed requests per second of run */
       goodputPerSec: Count.default(0),
+      /**
+       * an alias of goodputPerSec in files written since requests are work; older simulator files
+       * hold a modelled capacity here (cores × node-seconds less protocol CPU, ÷ cpuUsPerRequest)
+       */
       throughputPerSec: Count,
+      /** requests issued per second of run (open loop: whether answered or not) */
+      offeredPerSec: Count.default(0),
+      /** answered requests, issue → answer, ms; null when none was answered or it was not measured */
+      latencyMs: Pct.default(null),
     }),
     /**
      * From the first failed request until every live FE routes again (null: nothing failed, or the

@@ -6,14 +6,33 @@
  * - Connections cost one fd at each end against limits.fdsPerNode (EMFILE at either end refuses).
  * - Memory is modelled from counts: base process + threads × stack + connections + member records
  *   (the node's reported view) + shard-map entries, each at its cost from the cost profile.
- * - CPU per message is summed per node; a sample window whose CPU exceeds the node's cores counts
- *   as a `cpu` limit hit. Handlers never wait for CPU (README: known simplifications).
+ * - CPU: work waits for the node's cores (the run queue in simulation.ts, the cores in cpu.ts). A
+ *   sample window in which a node's cores were busy for at least 99.9 % of the window — saturated:
+ *   work was waiting all along — counts as a `cpu` limit hit. `cpuUs` sums the protocol's share
+ *   (messages sent and handled, thread wakeups), not requests.
  */
 import type { Costs, Limits } from '../model/defaults.ts';
 import type { LimitName } from '../harness/measures.ts';
 import type { ReportSink, HostSample } from '../fleet/backend.ts';
 import type { Actor } from './actor.ts';
 import { Rng } from '../harness/rng.ts';
+import type { Cores } from './cpu.ts';
+
+/** Share of a sample window a node's cores must be busy for the window to count as saturated. */
+const SATURATED = 0.999;
+
+/**
+ * The TCP connection between two nodes, shared by both ends' maps (one per pair; either end's
+ * actors may hold it). It parks what crosses a partition; each end's `SimNode.connLast` keeps its
+ * direction in order.
+ */
+export class Connection {
+  holders = 0;
+  /** messages sent while the two ends were partitioned: [from, to, msg, sentAt]…, released on heal */
+  parked: unknown[] | null = null;
+  /** retries ran out: the connection is gone at both ends */
+  broken = false;
+}
 
 export class SimNode {
   alive = false;
@@ -23,7 +42,12 @@ export class SimNode {
   threads = 0; // including base threads
   fds = 0;
   /** peer → the connection between us (shared object, in both nodes' maps) */
-  conns = new Map<number, { holders: number }>();
+  conns = new Map<number, Connection>();
+  /**
+   * per peer: -1 without a connection, else when the last message this node sent on it arrives
+   * (later ones never overtake it). Dense, made with the first connection: the send path's lookup.
+   */
+  connLast: Float64Array | null = null;
   /** peer → the actor on this node that receives that peer's messages */
   receivers: Map<number, Actor> | null = null;
   main!: Actor;
@@ -34,7 +58,6 @@ export class SimNode {
   peakThreads = 0;
   peakFds = 0;
   peakMemory = 0;
-  cpuUsWindowStart = 0;
   constructor(readonly id: number, seed: number, readonly generation = 0) {
     // generation 0 keeps the stream every node had before restarts existed
     this.rng = new Rng(seed, generation === 0 ? id + 1 : (id + 1) * 0x10000 + generation);
@@ -57,11 +80,15 @@ export class HostModel {
   /** threads (base included) at which a node raises the thread alarm */
   readonly #alarmThreads: number;
   readonly #alarmPct: number;
+  readonly #cores: Cores;
+  readonly #maxNodes: number;
   cpuUsTotal = 0;
   #memSum = 0;
   #memSamples = 0;
 
-  constructor(costs: Costs, limits: Limits, shards: number, maxNodes: number, fleet: HostFleet, alarmThreadsPct: number) {
+  constructor(costs: Costs, limits: Limits, shards: number, maxNodes: number, fleet: HostFleet, alarmThreadsPct: number, cores: Cores) {
+    this.#cores = cores;
+    this.#maxNodes = maxNodes;
     this.#costs = costs;
     this.#limits = limits;
     this.#shards = shards;
@@ -120,7 +147,7 @@ export class HostModel {
   }
 
   /** Opens the shared connection between two nodes if both have an fd to spare. */
-  openConnection(node: SimNode, peer: SimNode, t: number): { holders: number } | null {
+  openConnection(node: SimNode, peer: SimNode, t: number): Connection | null {
     const limit = this.#limits.fdsPerNode;
     if (node.fds + 1 > limit) {
       this.limitHit('fds', node, t);
@@ -130,9 +157,11 @@ export class HostModel {
       this.limitHit('fds', peer, t);
       return null;
     }
-    const conn = { holders: 0 };
+    const conn = new Connection();
     node.conns.set(peer.id, conn);
     peer.conns.set(node.id, conn);
+    (node.connLast ??= new Float64Array(this.#maxNodes).fill(-1))[peer.id] = 0;
+    (peer.connLast ??= new Float64Array(this.#maxNodes).fill(-1))[node.id] = 0;
     node.fds++;
     peer.fds++;
     if (node.fds > node.peakFds) node.peakFds = node.fds;
@@ -142,8 +171,10 @@ export class HostModel {
 
   closeConnection(node: SimNode, peer: SimNode): void {
     node.conns.delete(peer.id);
+    if (node.connLast !== null) node.connLast[peer.id] = -1;
     node.fds--;
     if (peer.conns.delete(node.id)) peer.fds--;
+    if (peer.connLast !== null) peer.connLast[node.id] = -1;
   }
 
   chargeCpu(node: number, us: number): void {
@@ -151,9 +182,9 @@ export class HostModel {
     this.cpuUsTotal += us;
   }
 
-  /** Host figures of the live nodes for a sample; flags nodes whose CPU exceeded their cores. */
+  /** Host figures of the live nodes for a sample; flags nodes whose cores were saturated. */
   sample(nodes: readonly SimNode[], live: readonly number[], windowMs: number, t: number): Omit<HostSample, 'messages' | 'bytes'> {
-    const cpuCap = this.#limits.coresPerNode * windowMs * 1000;
+    const cpuCap = this.#cores.perNode * windowMs * SATURATED;
     let threadsMax = 0, fdsMax = 0, memMax = 0;
     for (const id of live) {
       const n = nodes[id];
@@ -163,9 +194,8 @@ export class HostModel {
       if (mem > memMax) memMax = mem;
       if (n.threads > threadsMax) threadsMax = n.threads;
       if (n.fds > fdsMax) fdsMax = n.fds;
-      const cpu = this.cpuUs[id] - n.cpuUsWindowStart;
-      n.cpuUsWindowStart = this.cpuUs[id];
-      if (windowMs > 0 && cpu > cpuCap) this.limitHit('cpu', n, t);
+      const busy = this.#cores.takeWindowBusy(id, t);
+      if (windowMs > 0 && busy >= cpuCap) this.limitHit('cpu', n, t);
     }
     return { threadsMaxPerNode: threadsMax, connectionsMaxPerNode: fdsMax, memoryMaxBytesPerNode: memMax };
   }

@@ -21,7 +21,7 @@ export function simFleetOf(driver: FleetDriver): SimFleet {
     viewSize: (id) => m.viewSize(id),
     membershipFor: (id, t) => driver.membershipOf(driver.cellOf(id), t),
     liveIds: () => driver.liveIdsView(),
-    answered: (t, shard, cluster) => driver.answered(t, shard, cluster),
+    answered: (t, shard, cluster, latencyMs) => driver.answered(t, shard, cluster, latencyMs),
   };
 }
 
@@ -47,11 +47,9 @@ export async function runSim(cfg: RunConfig, hooks: SimHooks = {}): Promise<Resu
   driver.finish(sim.clock, () => {});
   const wallMs = performance.now() - t0;
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  const nodeSec = Math.max(driver.nodeSecondsAlive, 1e-9);
   const simulatedMs = sim.clock;
-  // modelled capacity: every live node's cores, less the CPU the protocol burned, at cpuUsPerRequest
-  const capacityUs = nodeSec * cfg.limits.coresPerNode * 1e6 - sim.host.cpuUsTotal;
-  const throughputPerSec = simulatedMs > 0 ? Math.max(0, capacityUs) / cfg.costs.cpuUsPerRequest / (simulatedMs / 1000) : 0;
+  // requests are work now: throughput is the goodput the driver counted (HostSummary keeps the field)
+  const throughputPerSec = simulatedMs > 0 ? driver.requests.routed / (simulatedMs / 1000) : 0;
   let peakThreads = 0, peakConns = 0, peakMem = 0;
   for (const n of sim.nodes) {
     peakThreads = Math.max(peakThreads, n.peakThreads);

@@ -10,8 +10,15 @@
  * - Crash: the node's events are dropped, its threads and connections vanish (the kernel closes
  *   its sockets, so peers' fds are released). Pause: the node's timers and deliveries wait until
  *   it resumes, as in a stop-the-world GC; messages to it queue in socket buffers.
- * - Posts between a node and its threads are in-process: delivered in order right after the
- *   current handler returns, at the same virtual instant (microseconds in reality).
+ * - CPU is a run queue per node (cpu.ts holds the cores): every handler the node runs — a
+ *   delivery, a timer, a post between the node and its threads, a request — is work that needs a
+ *   core for its cost (costs.cpuUsPerMessage per delivery and per send, costs.cpuUsPerWakeup when
+ *   a thread wakes, costs.cpuUsPerRequest per request). Work that finds every core busy waits, in
+ *   arrival order per node, and runs when a core frees: the protocol then sees a later `now()`,
+ *   and its sends leave once the CPU before them is done. Calls the driver makes directly (boot,
+ *   leave, a reshard's origin) run at once and are charged as protocol CPU but occupy no core.
+ * - Posts between a node and its threads are in-process: queued for the node's cores right after
+ *   the handler that posted returns, in order.
  * - A protocol that throws ends the run with a SimulationError naming the node, the seed, the
  *   simulated time and the event count, so the failure can be replayed.
  */
@@ -20,13 +27,19 @@ import type { RunConfig } from '../harness/run-config.ts';
 import type { FleetBackend, HostSample, ReportSink } from '../fleet/backend.ts';
 import { EventQueue } from './event-queue.ts';
 import { Actor } from './actor.ts';
-import { HostModel, SimNode, type HostFleet } from './host.ts';
+import { Cores } from './cpu.ts';
+import { Connection, HostModel, SimNode, type HostFleet } from './host.ts';
 import { Network } from './network.ts';
 
 const TIMER = 0;
 const DELIVER = 1;
 /** a driver callback scheduled with `at` */
 const CALL = 2;
+/** a core of node `a` comes free: run the work waiting for it */
+const CORE_FREE = 3;
+/** run-queue work kinds besides TIMER and DELIVER */
+const POST = 4;
+const REQUEST = 5;
 
 export interface SimConfig extends Omit<RunConfig, 'costProfile'> {
   /** Resolved thread entry points, keyed `${module}#${export}` (see loadThreadEntries). */
@@ -35,6 +48,11 @@ export interface SimConfig extends Omit<RunConfig, 'costProfile'> {
   onProgress?: (simMs: number, events: number) => void;
   /** Polled with onProgress; true stops the run early (Ctrl-C). */
   shouldStop?: () => boolean;
+  /**
+   * A request's CPU cost, µs, drawn as each request starts (the queueing check's exponential
+   * service); costs.cpuUsPerRequest for every request when absent.
+   */
+  requestServiceUs?: () => number;
 }
 
 /** What the simulator reads from the fleet around it (the driver, or a test's fake fleet). */
@@ -43,8 +61,11 @@ export interface SimFleet extends HostFleet {
   membershipFor(node: number, t: number): readonly number[];
   /** Live node ids (read only; sampling iterates them in this order). */
   liveIds(): readonly number[];
-  /** The answer to a request: the cluster `node` routed `shard` to, issued at `t`. */
-  answered(t: number, shard: number, cluster: ClusterId | null): void;
+  /**
+   * The answer to a request issued at `t`: the cluster the FE routed `shard` to (null: failed),
+   * and how long after `t` the answer was back, ms.
+   */
+  answered(t: number, shard: number, cluster: ClusterId | null, latencyMs?: number): void;
 }
 
 export const threadKey = (e: ThreadEntryRef) => `${e.module}#${e.export}`;
@@ -75,6 +96,7 @@ export class Simulation implements FleetBackend {
   readonly sink: ReportSink;
   readonly host: HostModel;
   readonly network: Network;
+  readonly cores: Cores;
   /** virtual time, ms */
   clock = 0;
   events = 0;
@@ -94,6 +116,24 @@ export class Simulation implements FleetBackend {
   readonly #receiversOf: Array<Map<number, Actor> | null> = [];
   /** the node whose handler is running (for SimulationError) */
   #current = -1;
+  /** the core the running handler occupies, or -1 (a driver call) */
+  #core = -1;
+  // per node: work waiting for a core, flat [kind, a, b, payload, aux] records from #qHead on
+  readonly #runq: Array<unknown[] | null> = [];
+  readonly #qHead: Int32Array;
+  /** 1 while a CORE_FREE event is pending for the node */
+  readonly #wakePending: Uint8Array;
+  readonly #msgUs: number;
+  readonly #wakeUs: number;
+  readonly #requestUs: number;
+  readonly #backendRttMs: number;
+  /** per node: when its link has serialised everything it sent so far, ms */
+  readonly #linkFree: Float64Array;
+  /** ms per byte on a node's link */
+  readonly #msPerByte: number;
+  /** connections holding messages sent across a partition */
+  readonly #parkedConns = new Set<Connection>();
+  retransmits = 0;
 
   // totals and the current sample window
   messages = 0;
@@ -111,7 +151,16 @@ export class Simulation implements FleetBackend {
     this.fleet = fleet;
     this.sink = fleet.sink;
     this.#paused = new Float64Array(maxNodes);
-    this.host = new HostModel(cfg.costs, cfg.limits, cfg.fleet.shards, maxNodes, fleet, cfg.alarms.threadsPct);
+    this.#qHead = new Int32Array(maxNodes);
+    this.#wakePending = new Uint8Array(maxNodes);
+    this.cores = new Cores(cfg.limits.coresPerNode, maxNodes);
+    this.#msgUs = cfg.costs.cpuUsPerMessage;
+    this.#wakeUs = cfg.costs.cpuUsPerWakeup;
+    this.#requestUs = cfg.costs.cpuUsPerRequest;
+    this.#backendRttMs = cfg.network.backendRttMs;
+    this.#linkFree = new Float64Array(maxNodes);
+    this.#msPerByte = 1000 / cfg.network.linkBytesPerSec;
+    this.host = new HostModel(cfg.costs, cfg.limits, cfg.fleet.shards, maxNodes, fleet, cfg.alarms.threadsPct, this.cores);
     this.network = new Network(cfg.network, cfg.seed);
   }
 
@@ -184,8 +233,7 @@ export class Simulation implements FleetBackend {
           actor.node.deferred.push([TIMER, a, b, id]);
           return;
         }
-        this.#current = actor.nid;
-        actor.impl.onTimer(b);
+        this.#admit(actor.nid, TIMER, a, b, id, 0);
         return;
       }
       case DELIVER: {
@@ -202,26 +250,169 @@ export class Simulation implements FleetBackend {
           this.nodes[a].deferred.push([DELIVER, a, b, payload]);
           return;
         }
-        this.#current = a;
-        this.host.chargeCpu(a, this.cfg.costs.cpuUsPerMessage);
-        receiver.impl.onMessage(b, payload);
+        // the hot path: nothing waiting and a core free, so it runs now
+        const q = this.#runq[a];
+        if (q === null || q.length === 0) {
+          const core = this.cores.freeCore(a, this.clock);
+          if (core >= 0) return this.#runDelivery(a, core, b, payload);
+        }
+        this.#enqueue(a, DELIVER, a, b, payload, 0);
         return;
       }
       case CALL:
         (payload as () => void)();
         return;
+      case CORE_FREE:
+        this.#coreFree(a);
+        return;
     }
+  }
+
+  // ---- the run queue ------------------------------------------------------------------------
+
+  /** Work arrives at node `nid`: it runs now if a core is free and nothing waits, else it queues. */
+  #admit(nid: number, kind: number, a: number, b: number, payload: unknown, aux: number): void {
+    const q = this.#runq[nid];
+    if (q === null || q === undefined || q.length === this.#qHead[nid]) {
+      const core = this.cores.freeCore(nid, this.clock);
+      if (core >= 0) return this.#run(nid, core, kind, a, b, payload, aux);
+    }
+    this.#enqueue(nid, kind, a, b, payload, aux);
+  }
+
+  #enqueue(nid: number, kind: number, a: number, b: number, payload: unknown, aux: number): void {
+    let q = this.#runq[nid];
+    if (q === null || q === undefined) q = this.#runq[nid] = [];
+    q.push(kind, a, b, payload, aux);
+    if (this.#wakePending[nid] === 0) {
+      this.#wakePending[nid] = 1;
+      this.q.push(this.cores.nextFree(nid), CORE_FREE, nid, 0, undefined);
+    }
+  }
+
+  /** A core of `nid` came free: run waiting work, oldest first, while cores are free. */
+  #coreFree(nid: number): void {
+    this.#wakePending[nid] = 0;
+    const q = this.#runq[nid];
+    if (q === null || q === undefined) return;
+    if (!this.nodes[nid].alive) return this.#dropQueue(nid);
+    if (this.#paused[nid] > this.clock) {
+      // frozen: the queue waits for the thaw (deliveries and timers arriving meanwhile are deferred)
+      this.#wakePending[nid] = 1;
+      this.q.push(this.#paused[nid], CORE_FREE, nid, 0, undefined);
+      return;
+    }
+    let h = this.#qHead[nid];
+    while (h < q.length) {
+      const core = this.cores.freeCore(nid, this.clock);
+      if (core < 0) break;
+      const kind = q[h] as number, a = q[h + 1] as number, b = q[h + 2] as number, payload = q[h + 3], aux = q[h + 4] as number;
+      q[h + 3] = undefined;
+      h += 5;
+      this.#qHead[nid] = h;
+      this.#run(nid, core, kind, a, b, payload, aux);
+      if (this.#postTo.length > 0) this.#drainPosts();
+    }
+    if (h >= q.length) {
+      q.length = 0;
+      this.#qHead[nid] = 0;
+    } else if (this.#wakePending[nid] === 0) {
+      this.#wakePending[nid] = 1;
+      this.q.push(this.cores.nextFree(nid), CORE_FREE, nid, 0, undefined);
+    }
+  }
+
+  /** One piece of work on `core`: its cost starts the core, then its handler runs. */
+  #run(nid: number, core: number, kind: number, a: number, b: number, payload: unknown, aux: number): void {
+    this.#current = nid;
+    switch (kind) {
+      case DELIVER:
+        return this.#runDelivery(nid, core, b, payload);
+      case TIMER: {
+        const actor = this.actors[a];
+        if (!actor.alive) return;
+        // cancelled while it waited for a core (clearTimeout before the callback ran)
+        if (this.#cancelled.size > 0 && this.#cancelled.delete(payload as number)) return;
+        const us = actor.isThread ? this.#wakeUs : 0;
+        this.cores.start(nid, core, this.clock, us);
+        if (us > 0) this.host.chargeCpu(nid, us);
+        this.#core = core;
+        actor.impl.onTimer(b);
+        break;
+      }
+      case POST: {
+        const to = this.actors[a], from = this.actors[b];
+        if (!to.alive || !from.alive) return; // posts of a stopped actor die with it
+        this.cores.start(nid, core, this.clock, this.#wakeUs);
+        this.host.chargeCpu(nid, this.#wakeUs);
+        this.#core = core;
+        if (to.isThread) (to.impl as ThreadActor<any>).onParentMessage(payload);
+        else (to.impl as NodeProtocol<any>).onThreadMessage?.(from, payload);
+        break;
+      }
+      case REQUEST: {
+        const done = this.cores.start(nid, core, this.clock, this.cfg.requestServiceUs?.() ?? this.#requestUs);
+        this.#core = core;
+        const cluster = (this.nodes[nid].main.impl as NodeProtocol<any>).lookup(b);
+        // answered once the FE's CPU is done and the back end has replied
+        this.fleet.answered(aux, b, cluster, done - aux + this.#backendRttMs);
+        break;
+      }
+    }
+    this.#core = -1;
+  }
+
+  /**
+   * A graceful exit: the process runs the work already queued (its goodbyes among it) before it
+   * exits, back to back on its first core from now — the last milliseconds are not timed exactly.
+   */
+  #finishQueued(nid: number): void {
+    const q = this.#runq[nid];
+    if (q === null || q === undefined) return;
+    const core = nid * this.cores.perNode;
+    for (let h = this.#qHead[nid]; h < q.length; h = this.#qHead[nid]) {
+      const kind = q[h] as number, a = q[h + 1] as number, b = q[h + 2] as number, payload = q[h + 3], aux = q[h + 4] as number;
+      this.#qHead[nid] = h + 5;
+      this.#run(nid, core, kind, a, b, payload, aux);
+      if (this.#postTo.length > 0) this.#drainPosts();
+    }
+    q.length = 0;
+    this.#qHead[nid] = 0;
+  }
+
+  /** A message from `from` handled on `core` of `nid`. */
+  #runDelivery(nid: number, core: number, from: number, msg: unknown): void {
+    // the receiver is resolved when the work runs: a thread may have stopped meanwhile
+    const receivers = this.#receiversOf[nid];
+    const receiver = (receivers !== null && receivers.get(from)) || this.#mainOf[nid];
+    if (!receiver.alive) return;
+    const us = receiver.isThread ? this.#msgUs + this.#wakeUs : this.#msgUs;
+    this.#current = nid;
+    this.cores.start(nid, core, this.clock, us);
+    this.host.chargeCpu(nid, us);
+    this.#core = core;
+    receiver.impl.onMessage(from, msg);
+    this.#core = -1;
+  }
+
+  /** The node is gone: requests waiting on it fail, everything else waiting dies with it. */
+  #dropQueue(nid: number): void {
+    const q = this.#runq[nid];
+    if (q === null || q === undefined) return;
+    for (let h = this.#qHead[nid]; h < q.length; h += 5) {
+      if (q[h] === REQUEST) this.fleet.answered(q[h + 4] as number, q[h + 2] as number, null);
+    }
+    q.length = 0;
+    this.#qHead[nid] = 0;
   }
 
   #drainPosts(): void {
     // posts may cause more posts; FIFO keeps them in order
     const tos = this.#postTo, froms = this.#postFrom, msgs = this.#postMsg;
     for (let i = 0; i < tos.length; i++) {
-      const to = tos[i], from = froms[i], msg = msgs[i];
+      const to = tos[i], from = froms[i];
       if (!to.alive || !from.alive) continue; // posts of a stopped actor die with it
-      this.#current = to.nid;
-      if (to.isThread) (to.impl as ThreadActor<any>).onParentMessage(msg);
-      else (to.impl as NodeProtocol<any>).onThreadMessage?.(from, msg);
+      this.#admit(to.nid, POST, to.id, from.id, msgs[i], 0);
     }
     tos.length = froms.length = msgs.length = 0;
   }
@@ -248,11 +439,13 @@ export class Simulation implements FleetBackend {
       this.#paused[id] = 0;
     } else this.nodes.push(node);
     this.host.started(node);
+    this.cores.reset(id, this.clock);
     const actor = new Actor(this, this.actors.length, node, false, null);
     this.actors.push(actor);
     node.main = actor;
     this.#mainOf[id] = actor;
     this.#receiversOf[id] = null;
+    this.#runq[id] = null;
   }
 
   boot(id: number, boot: Bootstrap): void {
@@ -267,6 +460,7 @@ export class Simulation implements FleetBackend {
     this.#current = id;
     (node.main.impl as NodeProtocol<any>).leave();
     if (this.#postTo.length > 0) this.#drainPosts();
+    this.#finishQueued(id);
     this.#teardown(node);
   }
 
@@ -295,6 +489,18 @@ export class Simulation implements FleetBackend {
 
   heal(): void {
     this.network.heal(this.nodes);
+    // what waited on connections across the partition goes at its next retransmission
+    const conns = [...this.#parkedConns];
+    this.#parkedConns.clear();
+    for (const conn of conns) {
+      const parked = conn.parked;
+      conn.parked = null;
+      if (parked === null || conn.broken) continue;
+      for (let i = 0; i < parked.length && !conn.broken; i += 4) {
+        const from = this.nodes[parked[i] as number], to = this.nodes[parked[i + 1] as number];
+        this.#deliverOnConnection(conn, from, to, parked[i + 2], parked[i + 3] as number, this.clock);
+      }
+    }
   }
 
   originate(id: number, shard: number, cluster: number, version: number): void {
@@ -307,9 +513,9 @@ export class Simulation implements FleetBackend {
     return (this.nodes[id].main.impl as NodeProtocol<any>).lookup(shard);
   }
 
+  /** The request waits for a core of the FE; it is answered when it has run (see #run). */
   request(id: number, shard: number, t: number): void {
-    this.#current = id;
-    this.fleet.answered(t, shard, (this.nodes[id].main.impl as NodeProtocol<any>).lookup(shard));
+    this.#admit(id, REQUEST, id, shard, undefined, t);
   }
 
   collectSample(t: number, done: (s: HostSample) => void): void {
@@ -331,10 +537,12 @@ export class Simulation implements FleetBackend {
     node.threads = 0;
     for (const peerId of [...node.conns.keys()]) this.host.closeConnection(node, this.nodes[peerId]);
     node.conns.clear();
+    node.connLast = null;
     node.fds = 0;
     node.receivers = null;
     this.#receiversOf[node.id] = null;
     node.deferred = [];
+    this.#dropQueue(node.id);
   }
 
   // ---- effects called by actors -------------------------------------------------------------
@@ -359,6 +567,10 @@ export class Simulation implements FleetBackend {
     const pending = new Set<number>();
     this.q.forEachPending(TIMER, (seq, payload) => pending.add(payload === undefined ? seq : (payload as number)));
     for (const n of this.nodes) for (const d of n.deferred) if (d[0] === TIMER) pending.add(d[3] as number);
+    for (let nid = 0; nid < this.#runq.length; nid++) {
+      const q = this.#runq[nid];
+      if (q) for (let h = this.#qHead[nid]; h < q.length; h += 5) if (q[h] === TIMER) pending.add(q[h + 3] as number);
+    }
     for (const id of this.#cancelled) if (!pending.has(id)) this.#cancelled.delete(id);
     this.#purgeCancelledAt = Math.max(1024, 2 * this.#cancelled.size);
   }
@@ -378,17 +590,83 @@ export class Simulation implements FleetBackend {
       this.#memoMsg = msg;
       this.#memoBytes = bytes;
     }
-    this.host.chargeCpu(node.id, this.cfg.costs.cpuUsPerMessage);
+    this.host.chargeCpu(node.id, this.#msgUs);
+    // the message leaves once the CPU before it (and its own send cost) is done, and once the
+    // link has serialised what this node sent before it
+    const nid = node.id;
+    const ready = this.#core >= 0 && nid === this.#current ? this.cores.extend(nid, this.#core, this.#msgUs) : this.clock;
+    const departs = (this.#linkFree[nid] = (this.#linkFree[nid] > ready ? this.#linkFree[nid] : ready) + bytes * this.#msPerByte);
     this.messages++;
     this.bytes += bytes;
     this.#wMessages++;
     this.#wBytes += bytes;
+    const last = node.connLast !== null ? node.connLast[to] : -1;
+    if (last >= 0) {
+      const peer = this.nodes[to];
+      // the common case, kept short: no loss and nothing parked, so only the order to keep
+      if (this.network.lossRate === 0 && this.#parkedConns.size === 0 && node.group === peer.group) {
+        let arrival = departs + this.network.latency();
+        if (arrival < last) arrival = last;
+        node.connLast![to] = arrival;
+        this.q.push(arrival, DELIVER, to, nid, msg);
+        return;
+      }
+      return this.#sendOnConnection(node.conns.get(to)!, node, peer, msg, departs);
+    }
+    // a connection this actor held broke (retries ran out): nothing it sends arrives
+    if (actor.dialed !== null && actor.dialed.has(to)) {
+      this.droppedMessages++;
+      return;
+    }
     const latency = this.network.route(node, this.nodes[to]);
     if (latency < 0) {
       this.droppedMessages++;
       return;
     }
-    this.q.push(this.clock + latency, DELIVER, to, node.id, msg);
+    this.q.push(departs + latency, DELIVER, to, nid, msg);
+  }
+
+  /** TCP: in order per direction, retransmitted when lost, parked across a partition. */
+  #sendOnConnection(conn: Connection, from: SimNode, to: SimNode, msg: unknown, departs: number): void {
+    if (from.group !== to.group || conn.parked !== null) {
+      // across a partition (or behind what is parked): held until the heal, in order
+      (conn.parked ??= []).push(from.id, to.id, msg, departs);
+      this.#parkedConns.add(conn);
+      return;
+    }
+    this.#deliverOnConnection(conn, from, to, msg, departs, departs);
+  }
+
+  #deliverOnConnection(conn: Connection, from: SimNode, to: SimNode, msg: unknown, sentAt: number, firstTry: number): void {
+    let arrival = this.network.segment(sentAt, firstTry);
+    const lost = this.network.retransmits;
+    if (lost > 0) {
+      this.retransmits += lost;
+      this.sink.count('tcpRetransmits', lost);
+    }
+    if (arrival < 0) return this.#breakConnection(conn, from, to);
+    // TCP delivers in order: a later segment waits for the one before it (a closed connection
+    // still delivers what was sent before the close)
+    const lastArr = from.connLast;
+    if (lastArr !== null && lastArr[to.id] >= 0) {
+      if (arrival < lastArr[to.id]) arrival = lastArr[to.id];
+      lastArr[to.id] = arrival;
+    }
+    this.q.push(arrival, DELIVER, to.id, from.id, msg);
+  }
+
+  /**
+   * Retries ran out: the connection is gone at both ends (its fds released). The protocol sees
+   * what it would see from a real socket's silent failure: nothing more arrives either way, and
+   * what its holders send on it is lost; connect() opens a new one.
+   */
+  #breakConnection(conn: Connection, a: SimNode, b: SimNode): void {
+    if (conn.broken) return;
+    conn.broken = true;
+    conn.parked = null;
+    this.droppedMessages++;
+    this.sink.count('tcpConnectionsBroken', 1);
+    if (a.conns.get(b.id) === conn) this.host.closeConnection(a, b);
   }
 
   /**
