@@ -116,6 +116,8 @@ describe('placement through host agents', () => {
           left = runLeftovers(info.runId);
         }
         expect(left).toEqual({ namespaces: [], links: [], tables: [] });
+        // the watchdog removes the run's directory last, after the namespaces: give it the same time
+        for (let i = 0; i < 100 && existsSync(names(info.runId).workDir); i++) await sleep(100);
         expect(existsSync(names(info.runId).workDir)).toBe(false);
       } finally {
         owner.kill('SIGKILL');
