@@ -82,17 +82,28 @@ function limitKey(limit: string): string {
   return ({ threads: 'threadsPerNode', fds: 'fdsPerNode', memory: 'memoryBytesPerNode', cpu: 'coresPerNode' } as Record<string, string>)[limit] ?? limit;
 }
 
+/**
+ * A simulator run's cost grows at most quadratically with N (all-to-all state and messages are
+ * O(N²)); a steeper fit is noise between runs at close sizes (bisection measures N, N+8, N+16…),
+ * which once projected hundreds of GiB and years of wall time from runs of a few seconds.
+ */
+const MAX_GROWTH_EXPONENT = 2;
+
 function estimate(runs: readonly CeilingRun[], n: number): { peakRssBytes: number; wallMs: number } | null {
   const pts = [...runs].sort((a, b) => a.nodes - b.nodes).slice(-4);
-  const rss = powerFit(pts.map((r) => ({ x: r.nodes, y: r.result.sim?.peakRssBytes ?? NaN })));
-  const wall = powerFit(pts.map((r) => ({ x: r.nodes, y: r.result.sim?.wallMs ?? NaN })));
-  if (!rss || !wall) return null;
-  // never project a shrinking cost: the largest measured value is a floor
-  const floor = (f: (r: CeilingRun) => number) => Math.max(...pts.map(f));
-  return {
-    peakRssBytes: Math.max(rss.a * n ** Math.max(rss.b, 0), floor((r) => r.result.sim?.peakRssBytes ?? 0)),
-    wallMs: Math.max(wall.a * n ** Math.max(wall.b, 0), floor((r) => r.result.sim?.wallMs ?? 0)),
+  if (pts.length < 2) return null;
+  const largest = pts[pts.length - 1];
+  const grow = (get: (r: CeilingRun) => number) => {
+    const fit = powerFit(pts.map((r) => ({ x: r.nodes, y: get(r) })));
+    if (!fit) return null;
+    // never project a shrinking cost (the largest measured value is a floor), nor a steeper than quadratic one
+    const b = Math.min(Math.max(fit.b, 0), MAX_GROWTH_EXPONENT);
+    return Math.max(get(largest) * (n / largest.nodes) ** b, ...pts.map(get));
   };
+  const peakRssBytes = grow((r) => r.result.sim?.peakRssBytes ?? NaN);
+  const wallMs = grow((r) => r.result.sim?.wallMs ?? NaN);
+  if (peakRssBytes === null || wallMs === null) return null;
+  return { peakRssBytes, wallMs };
 }
 
 /** Per-node resources the projection fits, with the baseline that does not grow with N and the limit. */
