@@ -128,7 +128,10 @@ function reusableCeiling(path: string, dp: DesignPlan): CeilingResult | null {
   return ok ? c : null;
 }
 
-/** The windows a timeline shades: when each scenario event acts. */
+/**
+ * The windows a timeline shades: when each scenario event acts. Presentation only: what an event
+ * does to the fleet is the fleet driver's (src/fleet/driver.ts) to decide.
+ */
 export function faultWindows(s: Scenario): ProposalResult['faultWindows'] {
   const end = s.durationMs / 1000;
   const out: ProposalResult['faultWindows'] = [];
@@ -162,6 +165,15 @@ export function faultWindows(s: Scenario): ProposalResult['faultWindows'] {
       case 'reshardStorm':
         out.push({ label: `reshard storm ${e.count}`, fromSec: from, toSec: Math.min(end, from + Math.max(e.overMs / 1000, 1)) });
         break;
+      case 'restart':
+        instant(`restart ${e.count}`);
+        break;
+      case 'rollingRestart': {
+        // one restart every 3,600 / perHour s, over the FEs running then (at most `count`)
+        const fes = e.count ?? s.nodes;
+        out.push({ label: 'rolling restart', fromSec: from, toSec: Math.min(end, from + Math.max((fes * 3600) / e.perHour, 1)) });
+        break;
+      }
       case 'heal':
         break;
     }
