@@ -32,8 +32,8 @@ import { fileURLToPath } from 'node:url';
 import type { Bootstrap, ProtocolDefinition } from '../contract/protocol.ts';
 import { UNROUTABLE } from '../contract/protocol.ts';
 import { Rng } from '../harness/rng.ts';
-import { MAX_REQUEST_FRAME, nodeStream } from '../live/host-common.ts';
-import type { FromNode, NodeInit, NodeStats, Report, ToNode } from '../live/ipc.ts';
+import { MAX_REQUEST_FRAME, fatal, nodeStream, sendToCoordinator as send } from '../live/host-common.ts';
+import type { NodeInit, NodeStats, Report, ToNode } from '../live/ipc.ts';
 import { R_DOWN, R_SHARD, R_UP } from '../live/ipc.ts';
 import { HELLO_LOADGEN, fallbackRunToken, parseHello, startServer, tokenBytes, type Conn, type ConnHandler, type TransportServer } from '../live/transport.ts';
 import type { AgentWatcher, BlackBoxAgent } from './adapter.ts';
@@ -74,23 +74,6 @@ export function addrFile(bundleDir: string, id: number): string {
   return join(bundleDir, 'blackbox', `${id}.addr`);
 }
 
-const send = (m: FromNode, cb?: () => void) => {
-  if (process.connected) process.send!(m, undefined, undefined, cb ? () => cb() : undefined);
-  else cb?.();
-};
-
-let dying = false;
-function fatal(e: unknown): void {
-  if (dying) return;
-  dying = true;
-  const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
-  try {
-    send({ k: 'fatal', error }, () => process.exit(1));
-  } catch {
-    process.exit(1);
-  }
-  setTimeout(() => process.exit(1), 500);
-}
 
 function threadsOf(pid: number | 'self'): number {
   try {

@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Rng } from '../harness/rng.ts';
+import type { FromNode } from './ipc.ts';
 
 /** Milliseconds since the coordinator's t0, read from this process's clock; never decreases. */
 export function runClock(t0Epoch: number): () => number {
@@ -116,3 +117,23 @@ export function memoEncoder<M>(encode: (m: M) => Uint8Array): (m: M) => Uint8Arr
 export const nodeStream = (id: number) => id + 1; // the simulator's per-node stream
 export const threadStream = (id: number, thread: number) => 0x7468_0000 + id * 65_537 + thread; // 'th'
 export const filterStream = (id: number, thread: number) => 0x6c6f_0000 + id * 65_537 + thread; // 'lo'
+
+/** A node process's message to the coordinator over IPC; `cb` runs once it is sent (at once when disconnected). */
+export function sendToCoordinator(m: FromNode, cb?: () => void): void {
+  if (process.connected) process.send!(m, undefined, undefined, cb ? () => cb() : undefined);
+  else cb?.();
+}
+
+let dying = false;
+/** A bug (the protocol's, the agent's or ours) ends a node process loudly: the coordinator fails the run with it. */
+export function fatal(e: unknown): void {
+  if (dying) return;
+  dying = true;
+  const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  try {
+    sendToCoordinator({ k: 'fatal', error }, () => process.exit(1));
+  } catch {
+    process.exit(1);
+  }
+  setTimeout(() => process.exit(1), 500);
+}

@@ -40,8 +40,8 @@ import type {
   TimerId,
 } from '../contract/protocol.ts';
 import { Rng } from '../harness/rng.ts';
-import { C_BAD, C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, COUNTER_SLOTS, DropFilter, MAX_REQUEST_FRAME, SocketBudget, filterStream, memoEncoder, nodeStream, runClock } from './host-common.ts';
-import type { FromNode, FromWorker, NodeInit, NodeStats, Report, ToNode, ToWorker, WorkerInit } from './ipc.ts';
+import { C_BAD, C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, COUNTER_SLOTS, DropFilter, MAX_REQUEST_FRAME, SocketBudget, fatal, filterStream, memoEncoder, nodeStream, runClock, sendToCoordinator as send } from './host-common.ts';
+import type { FromWorker, NodeInit, NodeStats, Report, ToNode, ToWorker, WorkerInit } from './ipc.ts';
 import { R_COUNT, R_DOWN, R_LIMIT, R_ROUTE, R_SHARD, R_UP } from './ipc.ts';
 import { HELLO_LOADGEN, HELLO_PEER, Link, fallbackRunToken, helloFrame, parseHello, startServer, tokenBytes, type Conn, type ConnHandler, type TransportServer } from './transport.ts';
 
@@ -52,24 +52,6 @@ const HELLO_TIMEOUT_MS = 10_000;
  *  histogram only: at 100 processes on 2 cores, each extra 10 ms timer per process cost ~0.2 core. */
 const ELD_RESOLUTION_MS = 20;
 
-const send = (m: FromNode, cb?: () => void) => {
-  if (process.connected) process.send!(m, undefined, undefined, cb ? () => cb() : undefined);
-  else cb?.();
-};
-
-let dying = false;
-/** A bug (the protocol's or ours) ends the process loudly: the coordinator fails the run with it. */
-function fatal(e: unknown): void {
-  if (dying) return;
-  dying = true;
-  const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
-  try {
-    send({ k: 'fatal', error }, () => process.exit(1));
-  } catch {
-    process.exit(1);
-  }
-  setTimeout(() => process.exit(1), 500);
-}
 
 export function threadsNow(): number {
   const m = /^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'));
