@@ -78,14 +78,19 @@ export function defaultOutDir(name: string, quick: boolean): string {
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** A finished result file for exactly this run, or null (absent, unreadable, stopped early, or another configuration). */
-function reusableRun(path: string, rp: RunPlan): Result | null {
+/** The JSON document at `path`, or null when there is none or it cannot be read (a rerun then redoes the step). */
+function readIfThere(path: string): unknown {
   if (!existsSync(path)) return null;
-  let raw: unknown;
   try {
-    raw = readJson(path);
+    return readJson(path);
   } catch {
     return null;
   }
+}
+
+function reusableRun(path: string, rp: RunPlan): Result | null {
+  const raw = readIfThere(path);
+  if (raw === null) return null;
   if (!ResultSchema.safeParse(raw).success) return null;
   const r = raw as Result; // the raw object: it may carry figures newer than this schema (figures.ts)
   const c = rp.cfg;
@@ -106,13 +111,8 @@ function reusableRun(path: string, rp: RunPlan): Result | null {
 }
 
 function reusableCeiling(path: string, dp: DesignPlan): CeilingResult | null {
-  if (!existsSync(path)) return null;
-  let raw: unknown;
-  try {
-    raw = readJson(path);
-  } catch {
-    return null;
-  }
+  const raw = readIfThere(path);
+  if (raw === null) return null;
   const parsed = CeilingResultSchema.safeParse(raw);
   if (!parsed.success) return null;
   const c = parsed.data;
