@@ -9,6 +9,7 @@ import { SwimNode } from '../protocols/swim/node.ts';
 import { ALIVE, DEAD, LEFT, SUSPECT, UNKNOWN } from '../protocols/swim/members.ts';
 import { ACK, GOSSIP, NACK, PING, PING_REQ, U_ALIVE, U_DEAD, U_LEFT, U_SHARD, U_SUSPECT, type SwimMsg } from '../protocols/swim/messages.ts';
 import { suspicionTimeoutMs } from '../protocols/swim/timing.ts';
+import { SWIM_PARAMS } from '../protocols/swim/params.ts';
 
 // ---- a fake context: one node, a virtual clock, timers run by `advance` ----------------------
 
@@ -40,6 +41,16 @@ function harness(opts: { self?: NodeId; members?: NodeId[]; params?: Record<stri
 }
 
 const state = (h: ReturnType<typeof harness>, m: NodeId) => h.node.members.state(m);
+/** When this node sent each probe ping (to the target it named) over the next `ms`, at 1 ms steps. */
+function pingTimes(h: ReturnType<typeof harness>, ms: number): number[] {
+  const times: number[] = [];
+  for (let t = 0; t < ms; t++) {
+    const before = h.sent.length;
+    h.advance(1);
+    for (const s of h.sent.slice(before)) if (s.msg.t === PING) times.push(h.now);
+  }
+  return times;
+}
 const inc = (h: ReturnType<typeof harness>, m: NodeId) => h.node.members.incarnation(m);
 
 // ---- incarnation override rules: one test per rule (SWIM §4.2, memberlist state.go) --------------
@@ -238,11 +249,36 @@ describe('swim probe loop', () => {
     expect(h.sent.find((s) => s.to === 1 && s.msg.t === ACK && s.msg.seq === 77)).toBeDefined();
   });
 
-  it('swim_relay_nacks_when_the_target_is_silent (lifeguard)', () => {
+  it('swim_relay_nacks_one_full_probe_timeout_after_its_ping_when_the_target_is_silent (lifeguard)', () => {
+    // memberlist handleIndirectPing: time.After(ProbeTimeout), not the Lifeguard paper's 80 %
     const h = harness();
+    const timeout = SWIM_PARAMS.probeTimeoutMs.default;
     h.node.onMessage(1, { t: PING_REQ, seq: 78, target: 2, nack: true, u: [] });
-    h.advance(400);
-    expect(h.sent.find((s) => s.to === 1 && s.msg.t === NACK && s.msg.seq === 78)).toBeDefined();
+    const nack = () => h.sent.find((s) => s.to === 1 && s.msg.t === NACK && s.msg.seq === 78);
+    h.advance(timeout - 1);
+    expect(nack()).toBeUndefined();
+    h.advance(1);
+    expect(nack()).toBeDefined();
+  });
+
+  it('swim_lifeguard_a_failed_probe_holds_the_loop_until_its_awareness_scaled_deadline', () => {
+    // nobody answers: each failed probe misses all 3 nacks (+3 awareness) and holds the loop
+    // for ProbeInterval × (score + 1), as memberlist probeNode's deadline
+    const h = harness({ members: [0, 1, 2, 3, 4, 5, 6], params: { lifeguard: true } });
+    const times = pingTimes(h, 20_000);
+    expect(times.slice(1, 4).map((t, i) => t - times[i])).toEqual([1000, 4000, 7000]);
+    expect(h.node.awarenessScore).toBe(7); // capped at awarenessMaxMultiplier − 1
+  });
+
+  it('swim_lifeguard_awareness_does_not_slow_acked_probes', () => {
+    // memberlist's ticker keeps ProbeInterval; an acked probe returns at its ack
+    const h = harness({ params: { lifeguard: true }, autoAck: true });
+    h.gossip(1, U_SUSPECT, 0, 0, 1); // two refutations: +1 awareness each
+    h.gossip(1, U_SUSPECT, 0, 1, 1);
+    expect(h.node.awarenessScore).toBe(2);
+    const times = pingTimes(h, 5000);
+    expect(times.slice(1).map((t, i) => t - times[i])).toEqual([1000, 1000, 1000, 1000].slice(0, times.length - 1));
+    expect(h.node.awarenessScore).toBe(0);
   });
 
   it('swim_lifeguard_buddy_ping_tells_a_suspect_it_is_suspected', () => {

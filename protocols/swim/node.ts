@@ -44,7 +44,7 @@ import {
 } from './messages.ts';
 import type { SwimConfig } from './params.ts';
 import { Suspicion } from './suspicion.ts';
-import { NACK_FRACTION, pushPullScaleMs, retransmitLimit, suspicionTimeoutMs } from './timing.ts';
+import { pushPullScaleMs, retransmitLimit, suspicionTimeoutMs } from './timing.ts';
 
 const T_JOIN_RETRY = 0;
 const T_PROBE = 1;
@@ -85,6 +85,8 @@ export class SwimNode implements NodeProtocol<SwimMsg> {
   #probeTarget = -1;
   #probeAcked = true;
   #probeTimeoutTimer: TimerId = -1;
+  /** probe ticks the probe in flight still holds the loop for (its deadline is the last) */
+  #probeTicksLeft = 0;
   #expectedNacks = 0;
   #nacks = 0;
 
@@ -210,12 +212,15 @@ export class SwimNode implements NodeProtocol<SwimMsg> {
   }
 
   #onProbeTick(): void {
-    const cfg = this.#cfg;
+    // memberlist drives probeNode from a fixed ticker (ProbeInterval). probeNode blocks the loop:
+    // an acked probe returns at its ack, an unacked one waits for its deadline, ProbeInterval ×
+    // (awareness score + 1) after the ping (Lifeguard), and ticks arriving meanwhile are dropped
+    // (Go's ticker). So awareness slows only the loop's failed probes, never the acked ones.
+    this.#ctx.setTimer(this.#cfg.probeIntervalMs, T_PROBE);
+    if (!this.#probeAcked && this.#probeTarget >= 0 && --this.#probeTicksLeft > 0) return;
     this.#finishProbe();
     this.#forgetDead();
     this.#startProbe();
-    // Lifeguard scales the probe interval (memberlist probeNode: awareness.ScaleTimeout(ProbeInterval))
-    this.#ctx.setTimer(cfg.lifeguard ? this.#aw.scale(cfg.probeIntervalMs) : cfg.probeIntervalMs, T_PROBE);
   }
 
   #startProbe(): void {
@@ -225,6 +230,8 @@ export class SwimNode implements NodeProtocol<SwimMsg> {
     if (target < 0) return;
     const seq = ++this.#probeSeq;
     this.#probeAcked = false;
+    // memberlist probeNode: deadline = sent + awareness.ScaleTimeout(ProbeInterval)
+    this.#probeTicksLeft = cfg.lifeguard ? this.#aw.score + 1 : 1;
     this.#expectedNacks = 0;
     this.#nacks = 0;
     const u: number[] = [];
@@ -359,8 +366,9 @@ export class SwimNode implements NodeProtocol<SwimMsg> {
       case PING_REQ: {
         const seq = ++this.#relaySeq;
         this.#relays.set(seq, { requester: from, seq: msg.seq, nack: msg.nack });
-        // the relay entry expires (and nacks, if asked) at 80 % of the probe timeout
-        this.#ctx.setTimer(this.#cfg.probeTimeoutMs * NACK_FRACTION, seq * 8 + T_RELAY);
+        // memberlist handleIndirectPing: the relay's ack handler expires, and its nack (if
+        // asked) leaves, one full ProbeTimeout after the relay's ping
+        this.#ctx.setTimer(this.#cfg.probeTimeoutMs, seq * 8 + T_RELAY);
         this.#ctx.send(msg.target, { t: PING, seq, target: msg.target, u: this.#piggyback(headerBytes(PING)) });
         return;
       }

@@ -7,14 +7,6 @@
 export const PUSH_PULL_SCALE_THRESHOLD = 32;
 
 /**
- * Lifeguard (Dadgar et al., "Lifeguard: Local Health Awareness for More Accurate Failure
- * Detection", 2018, §IV-B): an indirect prober sends a nack if the target has not acked within
- * this fraction of the probe timeout. memberlist waits the full ProbeTimeout but gives nacks
- * extra time through its TCP fallback; with no fallback here the paper's 80 % is used.
- */
-export const NACK_FRACTION = 0.8;
-
-/**
  * memberlist util.go suspicionTimeout: SuspicionMult × max(1, log10(max(1, n))) × ProbeInterval.
  * The log10 keeps the chance that a suspicion reaches everyone before it expires roughly
  * constant as the cluster grows. memberlist truncates nodeScale to 1/1000; so do we.

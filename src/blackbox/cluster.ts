@@ -39,6 +39,13 @@ export interface ClusterRunOptions {
   tailMs?: number;
   /** at most this long for the initial cluster to converge */
   convergeTimeoutMs?: number;
+  /**
+   * Each agent starts after a seeded uniform delay in [0, this): memberlist's probe ticker runs on
+   * a grid from the agent's start (the random stagger only delays its first read), so agents
+   * started together probe in lockstep, which no real fleet does and the model does not assume
+   * (it draws each node's phase). Default: the LAN probe interval, 1 s; 0 starts them together.
+   */
+  startSpreadMs?: number;
   reaper?: Reaper;
   onProgress?: (line: string) => void;
 }
@@ -128,7 +135,9 @@ export async function runCluster(opts: ClusterRunOptions): Promise<ClusterRunRes
   const now = () => performance.now() - t0;
   const load0 = loadavg();
 
+  const startRng = new Rng(opts.seed, 1);
   const startMember = async (index: number): Promise<Member> => {
+    await sleep(startRng.next() * (opts.startSpreadMs ?? 1000));
     const statsd = await StatsdReceiver.start();
     try {
       const name = `n${index}`;
