@@ -74,18 +74,18 @@ function lgamma(n: number): number {
 
 /**
  * The load, requests/s per node, at which a single-core FE serving only requests (M/D/1: Poisson
- * arrivals, service sMs) has a p99 latency of exactly p99MaxMs (p99 wait + service + back-end RTT,
- * both deterministic). Null when the bound is below the unloaded latency's p99 or beyond where
- * mdOneWaitCdf is exact.
+ * arrivals, service sMs) has a p99 latency (or quantile q) of exactly p99MaxMs: the wait's quantile
+ * plus service plus back-end RTT, both deterministic. Null when the bound is below the unloaded
+ * latency or beyond where mdOneWaitCdf is exact.
  */
-export function mdOneLoadAtP99(p99MaxMs: number, sMs: number, backendRttMs: number): number | null {
+export function mdOneLoadAtP99(p99MaxMs: number, sMs: number, backendRttMs: number, q = 0.99): number | null {
   const t = p99MaxMs - sMs - backendRttMs;
   if (t < 0) return null;
   const ok = (rho: number) => {
     const c = mdOneWaitCdf(t, rho, sMs);
-    return c === null ? null : c >= 0.99;
+    return c === null ? null : c >= q;
   };
-  // P(W ≤ t) falls as ρ grows: bisect for the ρ where it crosses 0.99
+  // P(W ≤ t) falls as ρ grows: bisect for the ρ where it crosses q
   let lo = 1e-9, hi = 1 - 1e-9;
   if (ok(lo) !== true) return null;
   for (let i = 0; i < 60; i++) {
