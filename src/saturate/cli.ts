@@ -44,7 +44,9 @@ export function describeRun(r: LoadRun, which: string): string {
 }
 
 function describeSearch(s: Search): string {
-  const at = s.firstFailing ? `breaks at ${f1(s.firstFailing.perNodePerSec)} (${s.firstFailing.broke.join(', ')})` : 'no load broke it';
+  const at = s.firstFailing
+    ? `breaks at ${f1(s.firstFailing.perNodePerSec)} (${s.firstFailing.broke.join(', ')})`
+    : `no load broke it (largest tried ${f1(Math.max(0, ...s.runs.map((r) => r.perNodePerSec)))})`;
   return `${f1(s.capacityPerNodePerSec).padStart(9)} req/s/node  ${s.status.padEnd(12)} ${at}; ${s.runs.length} runs`;
 }
 

@@ -80,7 +80,7 @@ export async function saturate(o: SaturateOptions): Promise<SaturateResult> {
   check('--resolution', o.resolution, (v) => v > 0 && v < 1, 'a ratio in (0, 1)');
   check('--max-runs', o.maxRuns, (v) => Number.isInteger(v) && v >= 2, 'an integer ≥ 2');
   check('--max-wall', o.maxWallMs, (v) => v > 0, 'a time > 0');
-  if (o.p99MaxMs != null && o.latencyMultiple !== undefined) throw new UsageError('--latency-multiple: give it or --p99-max, not both');
+  if (o.p99MaxMs !== undefined && o.latencyMultiple !== undefined) throw new UsageError('--latency-multiple: give it or --p99-max, not both');
   const runtime = getRuntime(o.runtime ?? 'sim');
   const method: BaselineMethod = o.baseline ?? (runtime.name === 'live' ? 'single' : 'free');
   if (method === 'free' && runtime.name === 'live') throw new UsageError('--baseline: free makes the protocol\'s modelled CPU free, which a live run cannot; use single or none');
