@@ -83,9 +83,9 @@ export const SaturateResultSchema = z.object({
      * no latency criterion, more than one core (M/D/c), or a bound past the formula's precision
      */
     requestOnlyAtP99PerNodePerSec: z.number().nullable(),
-    /** the same less the protocol CPU measured at the capacity run (null: no passing run) */
+    /** the same less the protocol CPU measured at the capacity run (the lightest run when none passed; null: no run) */
     sharedCapacityPerNodePerSec: z.number().nullable(),
-    /** protocol CPU ÷ node CPU at the capacity run */
+    /** protocol CPU ÷ node CPU at that run */
     overhead: z.number().nullable(),
   }),
   search: SearchSchema,
