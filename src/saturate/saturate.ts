@@ -127,8 +127,9 @@ export async function saturate(o: SaturateOptions): Promise<SaturateResult> {
   if (method !== 'none' && main.status !== 'interrupted') {
     baseline = method === 'free' ? { method, search: await search(nodes, freeProtocolSets(cfg), 'baseline') } : { method, search: await search(1, [], 'baseline') };
   }
-  // protocol CPU at the capacity run; when none passed, at the lightest load (it barely depends on load)
-  const at = main.runs.find((r) => r.pass && r.perNodePerSec === main.capacityPerNodePerSec) ?? main.runs[0] ?? null;
+  // protocol CPU at the capacity run; when none passed, at the lightest load (it barely depends on load).
+  // Live, the figure is the node process's whole CPU, requests included: no protocol share to derive.
+  const at = runtime.name !== 'sim' ? null : (main.runs.find((r) => r.pass && r.perNodePerSec === main.capacityPerNodePerSec) ?? main.runs[0] ?? null);
   const baseCap = baseline?.search.capacityPerNodePerSec ?? 0;
   return {
     schema: SATURATE_SCHEMA,

@@ -83,7 +83,10 @@ export const SaturateResultSchema = z.object({
      * no latency criterion, more than one core (M/D/c), or a bound past the formula's precision
      */
     requestOnlyAtP99PerNodePerSec: z.number().nullable(),
-    /** the same less the protocol CPU measured at the capacity run (the lightest run when none passed; null: no run) */
+    /**
+     * the same less the protocol CPU measured at the capacity run (the lightest run when none
+     * passed); null without a run, and live (there the CPU figure is the whole process's)
+     */
     sharedCapacityPerNodePerSec: z.number().nullable(),
     /** protocol CPU ÷ node CPU at that run */
     overhead: z.number().nullable(),
