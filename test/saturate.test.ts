@@ -212,6 +212,26 @@ describe('saturate in the simulator', () => {
   });
 });
 
+describe('saturate runs', () => {
+  const small = { protocol: 'swim', scenario: 'request-load', nodes: 4, durationMs: 2000, maxRuns: 6 } as const;
+  /** the file without its wall-clock fields */
+  const stable = (r: Awaited<ReturnType<typeof saturate>>) =>
+    JSON.parse(JSON.stringify({ ...r, tool: null, machine: null, wallMs: 0 }, (k, v) => (k === 'wallMs' ? 0 : v)));
+
+  it('same_seed_same_saturation_file', async () => {
+    expect(stable(await saturate(small))).toEqual(stable(await saturate(small)));
+  }, 60_000);
+
+  it('an_interrupt_keeps_the_runs_measured_and_skips_the_baseline', async () => {
+    let runs = 0;
+    const r = await saturate({ ...small, onRun: () => runs++, shouldStop: () => runs >= 2 });
+    expect(r.search.status).toBe('interrupted');
+    expect(r.search.runs).toHaveLength(2);
+    expect(r.baseline).toBeNull();
+    expect(r.overhead).toBeNull();
+  }, 60_000);
+});
+
 describe('fleetbench saturate (CLI)', () => {
   let dir: string;
   let stderr: string;
