@@ -15,6 +15,7 @@ import { writeResultAtomic, type Result } from '../results/schema.ts';
 import { checkWritable, resolveOut, streamFd } from '../results/files.ts';
 import { registerMergeCommand, registerSweepCommand } from '../sweep/cli.ts';
 import { registerCeilingCommand } from '../ceiling/cli.ts';
+import { registerSaturateCommand } from '../saturate/cli.ts';
 import { registerReportCommand } from '../report/cli.ts';
 import { registerCompareCommand } from '../compare/cli.ts';
 import { registerProposeCommand, runDefaultProposal } from '../propose/cli.ts';
@@ -174,6 +175,7 @@ export function buildProgram(): Command {
   registerSweepCommand(program);
   registerMergeCommand(program);
   registerCeilingCommand(program);
+  registerSaturateCommand(program);
   registerReportCommand(program);
   registerCompareCommand(program);
   registerProposeCommand(program);
