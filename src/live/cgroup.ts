@@ -277,7 +277,9 @@ export interface MemoryCounters {
   limitBytes: number | null;
   /** the most the cgroup was charged (null where the kernel does not keep it) */
   peakBytes: number | null;
-  /** times a charge hit the limit (v1 memory.failcnt; v2 memory.events max) */
+  /** times a charge hit the limit (v1 memory.failcnt or memory.memsw.failcnt, the larger; v2 memory.events
+   *  max). Not to be relied on: the reference machine's 6.18 kernel leaves v1 failcnt at 0 through an
+   *  OOM kill; oomKills and peakBytes are what say the limit was reached */
   limitHits: number;
   /** processes the kernel's OOM killer ended inside the cgroup */
   oomKills: number;
@@ -306,7 +308,9 @@ export function readNodeCgroupCounters(cg: Pick<NodeCgroups, 'cpu' | 'memory'>):
       const limit = readOr(dir, 'memory.limit_in_bytes');
       if (oom !== null && limit !== null) {
         const peak = readOr(dir, 'memory.max_usage_in_bytes');
-        memory = { limitBytes: Number(limit), peakBytes: peak === null ? null : Number(peak), limitHits: Number(readOr(dir, 'memory.failcnt') ?? 0), oomKills: parseFlatKeyed(oom).oom_kill ?? 0 };
+        // with memory+swap limited alike, a charge can fail on memsw first: its failcnt counts then
+        const hits = Math.max(Number(readOr(dir, 'memory.failcnt') ?? 0), Number(readOr(dir, 'memory.memsw.failcnt') ?? 0));
+        memory = { limitBytes: Number(limit), peakBytes: peak === null ? null : Number(peak), limitHits: hits, oomKills: parseFlatKeyed(oom).oom_kill ?? 0 };
       }
     } else {
       const ev = readOr(dir, 'memory.events');

@@ -37,7 +37,8 @@ export const LiveNodeSchema = z.object({
    *  (NodeStats.badFrames); absent in results from before it was counted */
   badFrames: Num.optional(),
   /** what the kernel counted in the node's cpu and memory cgroups over its life (null: that
-   *  limit was not enforced); absent in results from before they were enforced */
+   *  limit was not enforced); absent in results from before they were enforced. memory.limitHits
+   *  is the kernel's failcnt, which some kernels leave at 0: oomKills and peakBytes are reliable */
   cgroup: z
     .object({
       cpu: z.object({ periods: Num, throttledPeriods: Num, throttledMs: Num }).nullable(),
