@@ -1,8 +1,8 @@
 // The live runtime's CPU and memory limits, enforced by the kernel (src/live/cgroup.ts): a node
 // that allocates past its memory cgroup's limit is OOM-killed and reported as hitting the memory
 // limit; a node held to 0.1 core is throttled; nothing the run made stays in /sys/fs/cgroup, also
-// when the run fails. Two-node fleets of the heartbeat fixture with one hog node, runs of a few
-// seconds. Assertions are on what the kernel did (kills, throttled periods), never on speed.
+// when the run fails; a black-box node's agent shares its node's cpu and memory cgroups. Two-node
+// fleets (the heartbeat fixture with one hog node; serf), runs of a few seconds. Assertions are on what the kernel did (kills, throttled periods), never on speed.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,8 @@ import { runLive } from '../src/live/coordinator.ts';
 import { processAlive } from '../src/live/procfs.ts';
 import { ResultSchema, type Result } from '../src/results/schema.ts';
 import { liveLimitsHog } from './fixtures/live-limits-hog.ts';
+import { serfUnavailableReason } from '../src/blackbox/serf/agent.ts';
+import { getRuntime } from '../src/runtimes.ts';
 
 const MiB = 1024 * 1024;
 const HOG_REF = { module: fileURLToPath(new URL('./fixtures/live-limits-hog.ts', import.meta.url)), export: 'liveLimitsHog' };
@@ -125,6 +127,43 @@ describe('live CPU and memory limits (cgroups)', () => {
   it.skipIf(reason !== null)(`a run that fails at start-up (every node OOM-killed) leaves no cgroup behind${skipped}`, async () => {
     const cfg = resolveRun({ protocol: liveLimitsHog, scenario: scenario('memory-too-small', 2000), sets: [`limits.memoryBytesPerNode=${16 * MiB}`] });
     await expect(runLive(cfg, { transport: 'ws', protocolRef: HOG_REF })).rejects.toThrow(/exited during start-up \(signal SIGKILL: OOM-killed by the kernel at its memory cgroup's limit/);
+    expect(ourCgroups()).toEqual([]);
+  });
+
+  const serf = reason ?? serfUnavailableReason();
+  it.skipIf(serf !== null)(`a black-box node's agent is inside its cpu and memory cgroups, not its pids one${serf ? ` — skipped: ${serf}` : ''}`, async () => {
+    /** each process in a cgroup, read at t0 while they run: is it a serf agent? */
+    const serfIn = (d: string) =>
+      readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map((p) => {
+        try {
+          return /serf/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8'));
+        } catch {
+          return false;
+        }
+      });
+    const seen: Record<string, boolean[][]> = { pids: [], cpu: [], memory: [] };
+    let cgroups: string[] = [];
+    const cfg = resolveRun({ protocol: 'serf', scenario: scenario('serf-cgroups', 1500) });
+    const r = await getRuntime('live').run(cfg, {
+      transport: 'ws',
+      onStarted: (i) => {
+        cgroups = i.cgroups;
+        for (const d of i.cgroups) {
+          const c = HIERARCHIES.find((h) => d.startsWith(`${h}/`));
+          if (c && /node-\d+$/.test(d)) seen[c.slice(c.lastIndexOf('/') + 1)].push(serfIn(d));
+        }
+      },
+    });
+    expect(r.run.limits.enforcement).toEqual({ threads: 'cgroup', cpu: 'cgroup', memory: 'cgroup', fds: 'emulated' });
+    expect(seen.cpu).toHaveLength(2);
+    expect(seen.memory).toHaveLength(2);
+    // the node host and its agent
+    for (const procs of [...seen.cpu, ...seen.memory]) expect(procs.sort()).toEqual([false, true]);
+    // the pids cgroup holds the host alone: the agent starts before the host enters it (src/blackbox/host.ts)
+    for (const procs of seen.pids) expect(procs).toEqual([false]);
+    expect(r.live!.framing).toMatch(/the cpu and memory cgroups \(when enforced\) hold both/);
+    for (let i = 0; i < 40 && cgroups.some((d) => existsSync(d)); i++) await new Promise((res) => setTimeout(res, 50));
+    expect(cgroups.filter((d) => existsSync(d))).toEqual([]);
     expect(ourCgroups()).toEqual([]);
   });
 });
