@@ -106,7 +106,7 @@ describe('kinesis-2020 in miniature, with a real thread limit', () => {
 
   it.skipIf(reason !== null)(`thread-per-peer goes from healthy to failing requests when capacity is added (cgroup pids.max)${reason ? ` — skipped: ${reason}` : ''}`, async () => {
     const r = await live({ protocol: 'thread-per-peer', scenario: mini, sets }, { transport: 'ws' });
-    expect(r.run.limits.enforcement).toBe('cgroup');
+    expect(r.run.limits.enforcement).toMatchObject({ threads: 'cgroup' });
     expect(r.live!.perNode.baseThreads).toBeLessThanOrEqual(11); // else 6 FEs would not fit before the addition
     const threads = r.summary.limitsHit.find((l) => l.limit === 'threads');
     expect(threads).toBeDefined();

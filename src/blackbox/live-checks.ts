@@ -46,5 +46,6 @@ export function describeBlackBoxLive(live: LiveSection, name: string): void {
     `membership and shard-map updates travel between ${name} agents (memberlist UDP and TCP on loopback; shard entries as 12-byte user events); ` +
     `messages and bytes are memberlist's own statsd counters: UDP packets + TCP stream messages sent, and their bytes; ` +
     `memory, threads, fds and CPU per node = the node host process + its agent process, summed from /proc; ` +
-    `the pids cgroup (when enforced) holds the node host only: the agent is started before the host enters it`;
+    `the pids cgroup (when enforced) holds the node host only: the agent is started before the host enters it; ` +
+    `the cpu and memory cgroups (when enforced) hold both: the host joins them at its fork, and the agent is born inside`;
 }

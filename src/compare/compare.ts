@@ -94,7 +94,11 @@ function resultKey(r: Result): { key: string; identity: Record<string, string | 
 function configOf(r: Result): Record<string, string> {
   const out: Record<string, string> = { durationMs: String(r.run.durationMs) };
   for (const group of ['params', 'limits', 'costs', 'network', 'fleet'] as const) {
-    for (const [k, v] of Object.entries(r.run[group])) out[`${group}.${k}`] = String(v);
+    for (const [k, v] of Object.entries(r.run[group])) {
+      // limits.enforcement is per limit in live results since CPU and memory are enforced
+      if (typeof v === 'object') for (const [k2, v2] of Object.entries(v)) out[`${group}.${k}.${k2}`] = String(v2);
+      else out[`${group}.${k}`] = String(v);
+    }
   }
   return out;
 }

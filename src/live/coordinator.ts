@@ -18,6 +18,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -25,11 +26,25 @@ import { UsageError } from '../errors.ts';
 import { FleetDriver, type DriverOptions } from '../fleet/driver.ts';
 import type { RunConfig } from '../harness/run-config.ts';
 import { percentiles } from '../harness/measures.ts';
-import type { Result } from '../results/schema.ts';
+import type { LimitsEnforcement, Result } from '../results/schema.ts';
 import { LiveBackend } from './backend.ts';
 import { buildBundles, type Bundles, type ProtocolRef } from './bundle.ts';
 import { planFleet, type FleetPlan } from './capacity.ts';
-import { cgroupUnavailableReason, createNodeCgroup, createRunCgroup, removeCgroup, type CgroupRoot } from './cgroup.ts';
+import {
+  CONTROLLERS,
+  applyCpuQuota,
+  cpuQuota,
+  createNodeCgroups,
+  createRunCgroups,
+  joinCgroup,
+  readNodeCgroupCounters,
+  removeCgroup,
+  runCgroupDirs,
+  type Controller,
+  type CpuQuota,
+  type NodeCgroups,
+  type RunCgroups,
+} from './cgroup.ts';
 import type { FromLoadgen, FromNode, ToLoadgen } from './ipc.ts';
 import { NodeProc, childEnv, type NodeChild } from './node-proc.ts';
 import { processAlive } from './procfs.ts';
@@ -58,7 +73,7 @@ export interface LiveOptions {
   maxInFlight?: number;
   /** where other processes import the definition from, for protocols not in src/protocols.ts */
   protocolRef?: ProtocolRef;
-  /** false: emulate the thread limit even where pids cgroups are writable */
+  /** false: make no cgroups even where they are writable (the thread limit is then emulated, CPU and memory not enforced) */
   cgroups?: boolean;
   /** milliseconds a leaving node has to send its goodbyes before it exits (default 300) */
   leaveGraceMs?: number;
@@ -146,8 +161,13 @@ class Coordinator {
   /** kernel faults run one after another (heal after partition), each logged when applied */
   #faultChain: Promise<void> = Promise.resolve();
   readonly #faultLog: Array<{ atMs: number; line: string }> = [];
-  #cgroupRoot: CgroupRoot | null = null;
-  #cgroupReason: string | null = null;
+  /** the run's directory per controller (pids, cpu, memory) it could make */
+  #cgroups: RunCgroups | null = null;
+  /** why a controller's limit is not the kernel's, per controller */
+  #cgroupReasons: Partial<Record<Controller, string>> = {};
+  #cpuQuota: CpuQuota | null = null;
+  /** every node cgroup directory made, also of nodes whose fork then failed */
+  readonly #nodeCgroupDirs: string[] = [];
   #reaper: ChildProcess | null = null;
   #loadgen: ChildProcess | null = null;
   #loadgenExited: Promise<void> = Promise.resolve();
@@ -279,7 +299,7 @@ class Coordinator {
     this.opts.onStarted?.({
       token: this.#token,
       pids: [...this.nodes.map((n) => n.pid), this.#loadgen?.pid ?? -1, this.#reaper?.pid ?? -1].filter((p) => p > 0),
-      cgroups: [...this.nodes.filter((n) => n.cgroup).map((n) => n.cgroup!), ...(this.#cgroupRoot ? [this.#cgroupRoot.dir] : [])],
+      cgroups: [...this.#nodeCgroupDirs, ...(this.#cgroups ? runCgroupDirs(this.#cgroups) : [])],
     });
 
     const done = new Promise<void>((resolve, reject) => {
@@ -298,8 +318,11 @@ class Coordinator {
     // nodes on other hosts: their agents read /proc there, fetched in the background (samples read the latest)
     let refreshing = false;
     let tick = 0;
+    let limitTick = 0;
     const refresh = this.#placement?.kind === 'agents';
     this.#poll = setInterval(() => {
+      // a process OOM-killed in its memory cgroup that is not the node host (a black-box agent)
+      if (limitTick++ % 5 === 0) for (const n of this.nodes) if (n.live && n.cgroups?.memory) this.#noteCgroupCounters(n);
       if (refresh && !refreshing && tick++ % 5 === 0) {
         refreshing = true;
         void this.sampler.refresh().catch(() => {}).finally(() => (refreshing = false));
@@ -355,22 +378,26 @@ class Coordinator {
   }
 
   #setupCgroups(): void {
-    if (this.opts.cgroups === false) {
-      this.#cgroupReason = 'disabled by the caller (cgroups: false)';
-      return;
-    }
-    if (this.#placement?.kind === 'agents') {
-      this.#cgroupReason = 'nodes run on other hosts through host agents, which make no cgroups';
-      return;
-    }
-    this.#cgroupReason = cgroupUnavailableReason();
-    if (this.#cgroupReason) return;
-    try {
-      this.#cgroupRoot = createRunCgroup(`fleetbench-${process.pid}-${Date.now().toString(36)}`);
-      this.#reap({ k: 'cgroup', path: this.#cgroupRoot.dir });
-    } catch (e) {
-      this.#cgroupReason = `could not create a pids cgroup (${(e as Error).message})`;
-    }
+    const none = (why: string) => {
+      for (const c of CONTROLLERS) this.#cgroupReasons[c] = why;
+    };
+    if (this.opts.cgroups === false) return none('disabled by the caller (cgroups: false)');
+    if (this.#placement?.kind === 'agents') return none('nodes run on other hosts through host agents, which make no cgroups');
+    const run = createRunCgroups(`fleetbench-${process.pid}-${Date.now().toString(36)}`, CONTROLLERS);
+    this.#cgroups = run;
+    this.#cgroupReasons = { ...run.reasons };
+    for (const dir of runCgroupDirs(run)) this.#reap({ k: 'cgroup', path: dir });
+    if (run.dirs.cpu) this.#cpuQuota = cpuQuota(this.cfg.limits.coresPerNode, cpus().length);
+  }
+
+  /** Reads what the kernel counted in a node's cpu and memory cgroups; an OOM kill there is the memory limit hit. */
+  #noteCgroupCounters(node: NodeProc): void {
+    if (!node.cgroups) return;
+    const c = readNodeCgroupCounters(node.cgroups);
+    if (c.cpu || c.memory) node.cgroupCounters = c; // once the directories are gone, the last read stands
+    if (node.oomKilled || !c.memory || c.memory.oomKills === 0) return;
+    node.oomKilled = true;
+    if (node.live && !this.#ended) this.driver.measures.limitHit('memory', node.id, this.#started ? this.backend.now() : 0);
   }
 
   async #forkAll(): Promise<void> {
@@ -390,9 +417,20 @@ class Coordinator {
 
   async #forkNode(id: number, timeoutMs: number): Promise<void> {
     const p = this.#placement;
-    // a host agent elsewhere has its own cgroups (or none): the thread limit is then emulated
-    const cgroup = this.#cgroupRoot && p?.kind !== 'agents' ? createNodeCgroup(this.#cgroupRoot, id, this.cfg.limits.threadsPerNode) : null;
-    if (cgroup) this.#reap({ k: 'cgroup', path: cgroup });
+    // a host agent elsewhere has its own cgroups (or none): the limits are then emulated or not enforced
+    let cgroups: NodeCgroups | null = null;
+    if (this.#cgroups && p?.kind !== 'agents') {
+      try {
+        cgroups = createNodeCgroups(this.#cgroups, id, { pidsMax: this.cfg.limits.threadsPerNode, memoryBytes: this.cfg.limits.memoryBytesPerNode });
+      } catch (e) {
+        const err = new LiveRunError(`live: node ${id}'s cgroups could not be made: ${(e as Error).message}`);
+        this.#failRun(err);
+        throw err;
+      }
+      this.#nodeCgroupDirs.push(...cgroups.dirs);
+      for (const d of cgroups.dirs) this.#reap({ k: 'cgroup', path: d });
+    }
+    const cgroup = cgroups?.pids ?? null;
     const child: NodeChild = p
       ? await p.fork(id).catch((e: Error) => {
           const err = new LiveRunError(`live: node ${id} could not be placed on host ${p.hostOf(id)}: ${e.message}`);
@@ -408,8 +446,17 @@ class Coordinator {
           stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
           serialization: 'advanced',
         });
-    const node = new NodeProc(id, child, cgroup);
+    const node = new NodeProc(id, child, cgroup, cgroups);
     this.nodes[id] = node;
+    // cpu and memory (v1) from the start: the node has not read its init yet, so everything it
+    // starts later (a black-box agent) is born inside them
+    if (cgroups && child.pid) {
+      try {
+        for (const d of cgroups.joinAtFork) joinCgroup(d, child.pid);
+      } catch (e) {
+        this.#failRun(new LiveRunError(`live: node ${id} could not be moved into its cgroups: ${(e as Error).message}`));
+      }
+    }
     // namespace hosts share this machine's pid namespace: the reaper can kill them as local ones
     const localPid = !p || p.kind === 'netns';
     if (child.pid && localPid) this.#reap({ k: 'pid', pid: child.pid });
@@ -424,12 +471,16 @@ class Coordinator {
         node.extraPids.push(m.agentPid);
         this.#reap({ k: 'pid', pid: m.agentPid });
       }
+      if (m.k === 'listening' && cgroups) this.#limitListening(node, cgroups, m.agentPid);
       this.backend.fromNode(node, m);
     });
     child.on('exit', (code: number | null, signal: NodeJS.Signals | null) => {
-      node.markExited(signal ? `signal ${signal}` : `code ${code}`);
+      // before the directories go: the kernel's counters, and whether it OOM-killed the node
+      this.#noteCgroupCounters(node);
+      const how = signal ? `signal ${signal}` : `code ${code}`;
+      node.markExited(node.oomKilled ? `${how}: OOM-killed by the kernel at its memory cgroup's limit (${this.cfg.limits.memoryBytesPerNode} bytes)` : how);
       if (localPid) this.#reap({ k: 'gone', pid: node.pid });
-      if (node.cgroup && removeCgroup(node.cgroup)) this.#reap({ k: 'gone', pid: -1 });
+      for (const d of node.cgroups?.dirs ?? []) removeCgroup(d);
       this.backend.nodeExited(node);
     });
     child.on('error', () => {});
@@ -464,6 +515,20 @@ class Coordinator {
       this.#failRun(e);
       throw e;
     });
+  }
+
+  /**
+   * The node listens: its CPU quota starts now (loading Node and the bundle is not the protocol's
+   * work, and at a small quota would take seconds), and a black-box agent joins its cpu and memory
+   * cgroups (it was born there; this only makes sure).
+   */
+  #limitListening(node: NodeProc, cgroups: NodeCgroups, agentPid: number | undefined): void {
+    try {
+      if (cgroups.cpu && this.#cpuQuota) applyCpuQuota(cgroups.cpu, this.#cpuQuota);
+      if (agentPid) for (const d of cgroups.joinAtFork) joinCgroup(d, agentPid);
+    } catch (e) {
+      this.#failRun(new LiveRunError(`live: node ${node.id}'s cpu quota or agent cgroup could not be written: ${(e as Error).message}`));
+    }
   }
 
   async #startLoadgen(): Promise<void> {
@@ -550,8 +615,8 @@ class Coordinator {
     await this.#faultChain;
     if (this.#placement) await this.#placement.close();
     // a cgroup can be removed once its last task has gone
-    const cgroups = this.nodes.filter((n) => n?.cgroup).map((n) => n.cgroup!);
-    if (this.#cgroupRoot) cgroups.push(this.#cgroupRoot.dir);
+    const cgroups = [...this.#nodeCgroupDirs];
+    if (this.#cgroups) cgroups.push(...runCgroupDirs(this.#cgroups));
     for (const dir of cgroups) {
       for (let i = 0; i < 50 && !removeCgroup(dir); i++) await new Promise((r) => setTimeout(r, 50));
     }
@@ -562,6 +627,14 @@ class Coordinator {
       if (leftovers.length === 0) this.#reap({ k: 'done' });
       this.#reaper.disconnect();
     }
+  }
+
+  /** A node row with what the kernel counted in its cpu and memory cgroups (read now if it still runs). */
+  #withCgroupCounters(row: LiveSection['nodes'][number]): LiveSection['nodes'][number] {
+    const n = this.nodes[row.id];
+    if (!n?.cgroups || !(n.cgroups.cpu || n.cgroups.memory)) return row;
+    if (!n.exited) this.#noteCgroupCounters(n);
+    return { ...row, cgroup: n.cgroupCounters ?? { cpu: null, memory: null } };
   }
 
   #buildResult(end: number, stoppedEarly: boolean): Result {
@@ -577,12 +650,28 @@ class Coordinator {
       cpuUs: per.cpuUs,
       throughputPerSec,
     });
-    const enforcement = this.#cgroupRoot ? 'cgroup' : 'emulated';
-    result.run.limits = { ...cfg.limits, enforcement, fdsEnforcement: 'emulated' };
+    const run = this.#cgroups?.dirs;
+    const enforcement: LimitsEnforcement = {
+      threads: run?.pids ? 'cgroup' : 'emulated',
+      cpu: run?.cpu ? 'cgroup' : 'none',
+      memory: run?.memory ? 'cgroup' : 'none',
+      fds: 'emulated',
+    };
+    const reasons = this.#cgroupReasons;
+    result.run.limits = { ...cfg.limits, enforcement };
     result.run.network = { ...cfg.network, applied: this.#placement ? `lossRate only (the ${this.#placement.kind === 'netns' ? "run's bridge" : "hosts' network"} latency is real)` : 'lossRate only (loopback latency is real)' };
     const live: LiveSection = {
       transport: this.opts.transport,
-      enforcement: { threads: enforcement, reason: this.#cgroupRoot ? null : this.#cgroupReason, fds: 'emulated', memory: 'none' },
+      enforcement: {
+        threads: enforcement.threads,
+        reason: run?.pids ? null : (reasons.pids ?? null),
+        fds: 'emulated',
+        memory: enforcement.memory,
+        memoryReason: run?.memory ? null : (reasons.memory ?? null),
+        cpu: enforcement.cpu,
+        cpuReason: run?.cpu ? null : (reasons.cpu ?? null),
+        cpuQuota: this.#cpuQuota,
+      },
       faults: this.#kernel ? FAULTS_PROCS + NETNS_FAULTS : this.#placement ? FAULTS.replace("loopback's own", "the hosts' network's own") : FAULTS,
       ...(this.#placement && this.#hostLoads ? { hosts: { kind: this.#placement.kind, perHost: this.#hostLoads } } : {}),
       ...(this.#kernel ? { faultLog: this.#faultLog } : {}),
@@ -612,7 +701,7 @@ class Coordinator {
       messagesPerSec: totals.msgs / Math.max(end / 1000, 1e-9),
       coordinatorPeakRssBytes: this.#coordPeakRss,
       plan: { ...this.plan },
-      nodes: this.sampler.nodeRows(),
+      nodes: this.sampler.nodeRows().map((row) => this.#withCgroupCounters(row)),
       timeseries: this.sampler.timeseries,
     };
     result.live = live;

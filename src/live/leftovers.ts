@@ -1,12 +1,15 @@
 /**
  * What a dead live run leaves behind when its coordinator and its reaper die together (SIGKILL of
- * the whole group, an OOM kill, a power cut while bundling): the run's pids cgroup tree and its
- * bundle directory in the OS temp directory. The next live run sweeps them up before it starts.
+ * the whole group, an OOM kill, a power cut while bundling): the run's cgroup trees (pids, cpu,
+ * memory) and its bundle directory in the OS temp directory. The next live run sweeps them up
+ * before it starts.
  *
  * Ownership is decided from names and pids only, never guessed from contents:
- * - a cgroup `fleetbench-<pid>-<stamp>` (cgroup.ts, created by run.ts) belongs to the coordinator
- *   `<pid>`; it is swept only when that pid is gone. Tasks still inside (a node left SIGSTOPped)
- *   are ours by construction and are SIGKILLed first.
+ * - a cgroup `fleetbench-<pid>-<stamp>` (cgroup.ts, created by the coordinator) belongs to the
+ *   coordinator `<pid>`; it is swept only when that pid is gone. Tasks still inside (a node left
+ *   SIGSTOPped) are ours by construction and are SIGKILLed first. On cgroup v1 a run's directory
+ *   nests under its coordinator's own cgroup (a session's, a service's), so each hierarchy is
+ *   searched a few levels deep (CGROUP_SEARCH_DEPTH), never inside a run's own directory.
  * - a bundle directory `fleetbench-live-*` is swept when its `owner.pid` file (markBundleOwner)
  *   names a dead pid; a directory without one (a coordinator killed mid-bundling, or one from
  *   before owner files) only when it is older than STALE_BUNDLE_MS and no process runs from it.
@@ -14,7 +17,7 @@
  */
 import { existsSync, lstatSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 export const RUN_CGROUP_PATTERN = /^fleetbench-(\d+)-[0-9a-z]+$/;
 export const BUNDLE_PREFIX = 'fleetbench-live-';
@@ -22,8 +25,10 @@ export const OWNER_FILE = 'owner.pid';
 /** a bundle directory without an owner file is someone's only if younger than this */
 export const STALE_BUNDLE_MS = 10 * 60_000;
 
-/** Where run cgroups live: the v1 pids hierarchy and the v2 unified one (cgroup.ts). */
-export const CGROUP_ROOTS = ['/sys/fs/cgroup/pids', '/sys/fs/cgroup'];
+/** Where run cgroups live: the v1 pids, cpu and memory hierarchies and the v2 unified one (cgroup.ts). */
+export const CGROUP_ROOTS = ['/sys/fs/cgroup/pids', '/sys/fs/cgroup/cpu', '/sys/fs/cgroup/memory', '/sys/fs/cgroup'];
+/** how far below a root a run's directory may sit: <hierarchy>/<slice>/<session>/fleetbench-… */
+export const CGROUP_SEARCH_DEPTH = 4;
 
 export interface LeftoverOptions {
   cgroupRoots?: readonly string[];
@@ -136,20 +141,25 @@ function inUse(dir: string): boolean {
  */
 export function sweepLiveLeftovers(opts: LeftoverOptions = {}): LeftoverSweep {
   const out: LeftoverSweep = { cgroups: [], bundles: [], killed: [], kept: [] };
+  // a directory is looked at once, whichever root reaches it first (/sys/fs/cgroup holds the v1 ones)
+  const seen = new Set<string>();
+  const search = (dir: string, depth: number) => {
+    for (const sub of subdirs(dir)) {
+      if (seen.has(sub)) continue;
+      seen.add(sub);
+      const m = RUN_CGROUP_PATTERN.exec(basename(sub));
+      if (!m) {
+        if (depth < CGROUP_SEARCH_DEPTH) search(sub, depth + 1);
+        continue;
+      }
+      if (pidAlive(Number(m[1])) || Number(m[1]) === process.pid) continue;
+      if (!lstatSync(sub, { throwIfNoEntry: false })?.isDirectory()) continue;
+      sweepCgroup(sub, out);
+    }
+  };
   for (const root of opts.cgroupRoots ?? CGROUP_ROOTS) {
-    let names: string[];
-    try {
-      names = readdirSync(root);
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      const m = RUN_CGROUP_PATTERN.exec(name);
-      if (!m || pidAlive(Number(m[1])) || Number(m[1]) === process.pid) continue;
-      const dir = join(root, name);
-      if (!lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) continue;
-      sweepCgroup(dir, out);
-    }
+    seen.add(root);
+    search(root, 1);
   }
   const tmp = opts.tmp ?? tmpdir();
   const now = opts.nowMs ?? Date.now();

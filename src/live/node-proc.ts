@@ -1,6 +1,7 @@
 /** One FE node process as the live coordinator sees it: its child process, state and OS figures. */
 import type { ChildProcess } from 'node:child_process';
 import type { RemoteNode } from './agent-client.ts';
+import type { CpuThrottle, MemoryCounters, NodeCgroups } from './cgroup.ts';
 import type { NodeStats, ToNode } from './ipc.ts';
 
 /** A node's process: forked here (IPC), or placed on a host by its agent (agent-client.ts), driven alike. */
@@ -43,9 +44,17 @@ export class NodeProc {
   stderrTail = '';
   /** the node's other processes (a black-box node's agent): paused, sampled and reaped with it */
   extraPids: number[] = [];
+  /** the kernel's counters from the node's cpu and memory cgroups, as last read (at exit, or at the end) */
+  cgroupCounters: { cpu: CpuThrottle | null; memory: MemoryCounters | null } | null = null;
+  /** the kernel OOM-killed a process of this node inside its memory cgroup */
+  oomKilled = false;
   readonly exitedP: Promise<void>;
   #resolveExit!: () => void;
-  constructor(readonly id: number, readonly child: NodeChild, readonly cgroup: string | null) {
+  /**
+   * `cgroup`: the pids cgroup the node enters itself (NodeInit.cgroup); `cgroups`: all of the
+   * node's cgroups (cpu and memory too), or null when none is enforced.
+   */
+  constructor(readonly id: number, readonly child: NodeChild, readonly cgroup: string | null, readonly cgroups: NodeCgroups | null = null) {
     this.exitedP = new Promise((r) => (this.#resolveExit = r));
   }
   markExited(info: string): void {

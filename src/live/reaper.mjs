@@ -1,5 +1,6 @@
 // The live run's watchdog: a plain-JS process, detached from the coordinator's process group,
-// that outlives it. The coordinator tells it every child pid, cgroup and temp dir it creates;
+// that outlives it. The coordinator tells it every child pid, cgroup (pids, cpu and memory
+// directories, the run's and each node's) and temp dir it creates;
 // if the coordinator dies without saying `done` (SIGKILL, crash), the IPC channel closes and
 // the reaper SIGKILLs every child still listed (paused ones too: SIGKILL ends a stopped
 // process), waits for them to go, removes the cgroups and the temp dir, and exits.
@@ -28,8 +29,9 @@ async function reap() {
     }
   }
   for (let i = 0; i < 100 && [...pids].some(alive); i++) await sleep(50);
-  // deepest first: node cgroups before the run's
-  for (const dir of cgroups.sort((a, b) => b.length - a.length)) {
+  // deepest first: node cgroups before the run's, in every hierarchy (pids, cpu, memory)
+  const depth = (p) => p.split('/').length;
+  for (const dir of cgroups.sort((a, b) => depth(b) - depth(a))) {
     for (let i = 0; i < 40; i++) {
       try {
         rmdirSync(dir);

@@ -36,16 +36,41 @@ export const LiveNodeSchema = z.object({
   /** frames the node dropped: hellos without the run's token, undecodable or misshapen frames
    *  (NodeStats.badFrames); absent in results from before it was counted */
   badFrames: Num.optional(),
+  /** what the kernel counted in the node's cpu and memory cgroups over its life (null: that
+   *  limit was not enforced); absent in results from before they were enforced. memory.limitHits
+   *  is the kernel's failcnt, which some kernels leave at 0: oomKills and peakBytes are reliable */
+  cgroup: z
+    .object({
+      cpu: z.object({ periods: Num, throttledPeriods: Num, throttledMs: Num }).nullable(),
+      memory: z.object({ limitBytes: Num.nullable(), peakBytes: Num.nullable(), limitHits: Num, oomKills: Num }).nullable(),
+    })
+    .optional(),
 });
+
+/** How one limit was applied: by the kernel (a cgroup) or not at all, and why not. */
+const Enforced = z.enum(['cgroup', 'none']);
 
 export const LiveSectionSchema = z.object({
   transport: z.enum(['ws', 'uws']),
+  /**
+   * How each limit was applied. Results from before CPU and memory were enforced have memory
+   * 'none' and no cpu, cpuReason, memoryReason or cpuQuota: those stay valid (all optional).
+   */
   enforcement: z.object({
     threads: z.enum(['cgroup', 'emulated']),
     /** why the thread limit is emulated, when it is */
     reason: z.string().nullable(),
     fds: z.literal('emulated'),
-    memory: z.literal('none'),
+    /** 'cgroup': memory.limit_in_bytes (v1) / memory.max (v2) = limits.memoryBytesPerNode */
+    memory: Enforced,
+    /** why memory is not enforced, when it is not */
+    memoryReason: z.string().nullable().optional(),
+    /** 'cgroup': a CFS quota of limits.coresPerNode cores, from when the node listens */
+    cpu: Enforced.optional(),
+    /** why CPU is not enforced, when it is not */
+    cpuReason: z.string().nullable().optional(),
+    /** the quota as written; `binds` false when it is at least this machine's CPUs, with why in `note` */
+    cpuQuota: z.object({ quotaUs: Num, periodUs: Num, cores: Num, binds: z.boolean(), note: z.string().nullable() }).nullable().optional(),
   }),
   /** how scenario faults were applied */
   faults: z.string(),

@@ -24,6 +24,36 @@ export const OwnKey = z
   .refine((k) => k !== '__proto__' && !(k in Object.prototype), 'a name Object.prototype already has is not allowed here');
 const Dict = z.record(OwnKey, z.union([z.number(), z.boolean(), z.string()]));
 
+/** How the live runtime applied each limit (`run.limits.enforcement` in live results). */
+export const LimitsEnforcementSchema = z.strictObject({
+  threads: z.enum(['cgroup', 'emulated']),
+  cpu: z.enum(['cgroup', 'none']),
+  memory: z.enum(['cgroup', 'none']),
+  fds: z.literal('emulated'),
+});
+export type LimitsEnforcement = z.infer<typeof LimitsEnforcementSchema>;
+
+/**
+ * The run's limits (numbers) and, in live results, `enforcement`: per limit since CPU and memory
+ * are enforced. Live files from before hold one string there (the thread limit's, 'cgroup' or
+ * 'emulated') beside `fdsEnforcement: "emulated"`; they still validate, and limitsEnforcementOf
+ * reads both shapes. Only `enforcement` may be an object.
+ */
+const Limits = z.record(OwnKey, z.union([z.number(), z.boolean(), z.string(), LimitsEnforcementSchema])).superRefine((limits, ctx) => {
+  for (const [k, v] of Object.entries(limits)) {
+    if (typeof v === 'object' && k !== 'enforcement') ctx.addIssue({ code: 'custom', path: [k], message: 'only limits.enforcement may be an object' });
+  }
+});
+
+/** Per-limit enforcement of a result, old or new shape; null for simulator results (nothing enforced). */
+export function limitsEnforcementOf(limits: Result['run']['limits']): LimitsEnforcement | null {
+  const e = limits.enforcement;
+  if (e === undefined) return null;
+  if (typeof e === 'object') return e;
+  // before CPU and memory were enforced: the string was the thread limit's, nothing bound cpu or memory
+  return { threads: e === 'cgroup' ? 'cgroup' : 'emulated', cpu: 'none', memory: 'none', fds: 'emulated' };
+}
+
 export const SampleSchema = z.strictObject({
   tMs: Count,
   liveNodes: Count,
@@ -55,7 +85,7 @@ export const ResultSchema = z.strictObject({
     simulatedMs: Count,
     completed: z.boolean(),
     params: Dict,
-    limits: Dict,
+    limits: Limits,
     costs: Dict,
     /** the cost profile file (`fleetbench calibrate`) the costs came from; null = built-in defaults */
     costProfile: z.string().nullable().default(null),
