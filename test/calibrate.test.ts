@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { resolveRun } from '../src/harness/run-config.ts';
 import { BackendDelay } from '../src/live/backend-delay.ts';
+import { compareParity, networkSets } from '../src/live/parity.ts';
+import type { Result } from '../src/results/schema.ts';
 import { COST_PROFILE_SCHEMA, loadCostProfile } from '../src/model/cost-profile.ts';
 import { NETWORK } from '../src/model/defaults.ts';
 import { UsageError } from '../src/errors.ts';
@@ -105,5 +107,28 @@ describe('BackendDelay: a live FE holds each answer for the back-end round trip'
     await vi.advanceTimersByTimeAsync(5);
     expect(sent).toBe(1);
     expect(d.pending).toBe(0);
+  });
+});
+
+describe('compareParity: live/sim ratios against issue 11\'s tolerances', () => {
+  const result = (nodes: number, goodputPerSec: number, p50: number, perNodePerSec: number) =>
+    ({ run: { nodes }, summary: { requests: { goodputPerSec, latencyMs: { p50, p99: p50, max: p50 } }, messages: { perNodePerSec } } }) as unknown as Result;
+  it.each([
+    ['all equal', result(8, 1000, 1.0, 7), []],
+    ['goodput 19 % low, latency 19 % high, messages 9 % high: within', result(8, 810, 1.19, 7.63), []],
+    ['latency 25 % high', result(8, 1000, 1.25, 7), ['latencyP50']],
+    ['messages 11 % low', result(8, 1000, 1.0, 6.23), ['messagesPerNodePerSec']],
+    ['goodput 21 % low', result(8, 790, 1.0, 7), ['goodputPerNode']],
+  ] as const)('%s', (_name, live, outside) => {
+    const rows = compareParity(result(8, 1000, 1.0, 7), live);
+    expect(rows.map((r) => r.figure)).toEqual(['goodputPerNode', 'latencyP50', 'messagesPerNodePerSec']);
+    expect(rows.filter((r) => !r.within).map((r) => r.figure)).toEqual(outside);
+    expect(rows[0].sim).toBe(1000 / 8);
+  });
+
+  it("the profile's measured latency becomes --set network.X for both runtimes", () => {
+    expect(networkSets(null)).toEqual([]);
+    const p = { network: { latencyMinMs: { value: 0.04, source: 'x' }, latencyMeanMs: { value: 0.07, source: 'x' } } } as unknown as Parameters<typeof networkSets>[0];
+    expect(networkSets(p)).toEqual(['network.latencyMinMs=0.04', 'network.latencyMeanMs=0.07']);
   });
 });
