@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { loadScenario } from '../src/harness/scenario.ts';
 import { calibrate } from '../src/live/calibrate.ts';
 import { runLive } from '../src/live/coordinator.ts';
-import { compareParity, parityRun, PARITY_TOLERANCE, type ParityRow } from '../src/live/parity.ts';
+import { compareParity, latencyBreakdown, parityRun, PARITY_TOLERANCE, type LatencyBreakdown, type ParityRow } from '../src/live/parity.ts';
 import type { TransportKind } from '../src/live/transport.ts';
 import { loadCostProfile } from '../src/model/cost-profile.ts';
 import { writeJsonAtomic } from '../src/results/files.ts';
@@ -48,7 +48,7 @@ if (!costsFile) {
 }
 const profile = loadCostProfile(costsFile);
 
-const runs: Array<{ nodes: number; rows: ParityRow[]; sim: string; live: string; eventLoopDelayP99Ms: { p50: number; p99: number; max: number } | null; latencyMs: { sim: unknown; live: unknown }; wallMs: number }> = [];
+const runs: Array<{ nodes: number; rows: ParityRow[]; sim: string; live: string; eventLoopDelayP99Ms: { p50: number; p99: number; max: number } | null; latencyMs: { sim: unknown; live: unknown }; breakdown: LatencyBreakdown; wallMs: number }> = [];
 for (const nodes of sizes) {
   if (stop) break;
   const cfg = parityRun({ protocol, scenario: steady, nodes, durationMs, seed, costsFile }, profile);
@@ -60,7 +60,7 @@ for (const nodes of sizes) {
   const liveFile = resolve(OUT, `steady-${protocol}-n${nodes}-s${seed}-live-${transport}.json`);
   writeResultAtomic(simFile, sim);
   writeResultAtomic(liveFile, live);
-  runs.push({ nodes, rows: compareParity(sim, live), sim: simFile, live: liveFile, eventLoopDelayP99Ms: live.live!.perNode.eventLoopDelayP99Ms, latencyMs: { sim: sim.summary.requests.latencyMs, live: live.summary.requests.latencyMs }, wallMs: live.live!.wallMs });
+  runs.push({ nodes, rows: compareParity(sim, live), sim: simFile, live: liveFile, eventLoopDelayP99Ms: live.live!.perNode.eventLoopDelayP99Ms, latencyMs: { sim: sim.summary.requests.latencyMs, live: live.summary.requests.latencyMs }, breakdown: latencyBreakdown(sim, live, profile), wallMs: live.live!.wallMs });
 }
 const loadAfter = os.loadavg();
 
@@ -69,6 +69,12 @@ const table: string[][] = [['N', 'figure', 'sim', 'live', 'live/sim', 'tolerance
 for (const r of runs) for (const row of r.rows) table.push([String(r.nodes), `${row.figure} (${row.unit})`, fmt(row.sim), fmt(row.live), row.ratio.toFixed(3), `±${row.tolerance * 100} %`, row.within ? 'ok' : 'OUTSIDE']);
 const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
 for (const r of table) process.stdout.write(r.map((c, i) => c.padEnd(widths[i])).join('  ') + '\n');
+const ms = (x: number | null) => (x === null ? '–' : x.toFixed(3));
+process.stdout.write('\nlatency p50, live − sim: client hop (2 × latencyMeanMs, not in the simulator) + back-end timer lateness + the rest (event-loop and scheduling delay on shared cores)\n');
+for (const r of runs) {
+  const b = r.breakdown;
+  process.stdout.write(`N=${r.nodes}: sim ${ms(b.simP50Ms)} ms, live ${ms(b.liveP50Ms)} ms = sim + ${ms(b.clientHopMs)} + ${ms(b.timerLateMs)} + ${ms(b.restMs)}; sim with hop and timer ${ms(b.simWithBothMs)} ms (live/that ${b.simWithBothMs ? (b.liveP50Ms / b.simWithBothMs).toFixed(3) : '–'}); live event-loop delay p99 per node, median ${ms(r.eventLoopDelayP99Ms?.p50 ?? null)} ms\n`);
+}
 process.stdout.write(`load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')} (${os.cpus().length} cores)\n`);
 
 const out = resolve(OUT, `parity-${protocol}-${transport}.json`);
