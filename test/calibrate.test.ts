@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { resolveRun } from '../src/harness/run-config.ts';
 import { BackendDelay } from '../src/live/backend-delay.ts';
-import { compareParity, networkSets } from '../src/live/parity.ts';
+import { compareParity, latencyBreakdown, networkSets } from '../src/live/parity.ts';
 import type { Result } from '../src/results/schema.ts';
 import { COST_PROFILE_SCHEMA, loadCostProfile } from '../src/model/cost-profile.ts';
 import { NETWORK } from '../src/model/defaults.ts';
@@ -124,6 +124,17 @@ describe('compareParity: live/sim ratios against issue 11\'s tolerances', () => 
     expect(rows.map((r) => r.figure)).toEqual(['goodputPerNode', 'latencyP50', 'messagesPerNodePerSec']);
     expect(rows.filter((r) => !r.within).map((r) => r.figure)).toEqual(outside);
     expect(rows[0].sim).toBe(1000 / 8);
+  });
+
+  it('the latency gap splits into the client hop, the timer lateness and the rest, from the profile', () => {
+    const withRtt = (r: Result) => ({ ...r, run: { ...r.run, network: { backendRttMs: 1 } } }) as unknown as Result;
+    const p = { network: { latencyMeanMs: { value: 0.12, source: 'x' } }, details: { timer1msWallMs: 1.115 } } as unknown as Parameters<typeof latencyBreakdown>[2];
+    const b = latencyBreakdown(withRtt(result(8, 1000, 1.03, 7)), withRtt(result(8, 1000, 1.5, 7)), p);
+    expect(b.clientHopMs).toBeCloseTo(0.24, 9);
+    expect(b.timerLateMs).toBeCloseTo(0.115, 9);
+    expect(b.restMs).toBeCloseTo(1.5 - 1.03 - 0.24 - 0.115, 9);
+    expect(b.simWithBothMs).toBeCloseTo(1.03 + 0.355, 9);
+    expect(latencyBreakdown(withRtt(result(8, 1000, 1, 7)), withRtt(result(8, 1000, 1.5, 7)), null).restMs).toBeNull();
   });
 
   it("the profile's measured latency becomes --set network.X for both runtimes", () => {
