@@ -1,17 +1,24 @@
 /**
  * Measures this machine's costs for the simulator's cost model, with the live runtime's own code
- * (bundled, in separate probe processes): RSS per Worker and its spawn time, memory per
- * connection for ws and uWS (server side and ws-client side, summed: a live node holds one of each
- * per peer), CPU per message (mean of the send and receive side, as the simulator charges
- * cpuUsPerMessage at both ends) and FE CPU per routed request. Cost names are those of
- * src/model/defaults.ts COSTS; what is not measured here is left out (the defaults apply).
+ * (bundled, in separate probe processes), per handler kind the simulator charges:
+ * - memory: RSS per Worker and its spawn time, memory per connection for ws and uWS (server side
+ *   and ws-client side, summed: a live node holds one of each per peer);
+ * - a message: CPU per message (mean of the send and receive side, as the simulator charges
+ *   cpuUsPerMessage at both ends), at two sizes, whose slope is the CPU per byte;
+ * - a request: the FE's CPU per request answered (the simulator's request service time);
+ * - a thread wakeup (context switch): process CPU per wakeup in a Worker postMessage ping-pong;
+ * - a timer: process CPU per main-loop timer callback (the simulator charges it nothing);
+ * - the network: loopback one-way latency (half the round trip of spaced pings), for
+ *   network.latencyMinMs / latencyMeanMs.
+ * Cost names are those of src/model/defaults.ts COSTS and cost-profile.ts PROFILE_ONLY_COSTS /
+ * PROFILE_NETWORK; what is not measured here is left out (the defaults apply).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { writeJsonAtomic } from '../results/files.ts';
 import os from 'node:os';
-import { COST_PROFILE_SCHEMA, PROFILE_ONLY_COSTS, type ProfileCostName } from '../model/cost-profile.ts';
-import { COSTS, type CostName } from '../model/defaults.ts';
+import { COST_PROFILE_SCHEMA, PROFILE_ONLY_COSTS, type ProfileCostName, type ProfileNetworkName } from '../model/cost-profile.ts';
+import { COSTS, NETWORK, type CostName } from '../model/defaults.ts';
 import { getProtocol } from '../protocols.ts';
 import { buildBundles } from './bundle.ts';
 import type { ProbeCmd } from './probe.ts';
@@ -25,6 +32,8 @@ export interface CostProfile {
   measuredOn: { cpuModel: string; cpus: number; node: string; date: string };
   /** each figure with its unit and how it was measured (the `fleetbench/costs@1` sourced form) */
   costs: Partial<Record<ProfileCostName, { value: number; unit: string; source: string }>>;
+  /** loopback latency, for `--set network.latencyMinMs=… network.latencyMeanMs=…` */
+  network: Partial<Record<ProfileNetworkName, { value: number; unit: string; source: string }>>;
   /** how each figure was obtained, and the per-transport breakdown */
   details: Record<string, number | string>;
 }
@@ -38,6 +47,11 @@ export interface CalibrateOptions {
   connections?: number;
   messages?: number;
   requests?: number;
+  /** spaced pings for the loopback latency */
+  pings?: number;
+  /** timer callbacks, and Worker ping-pong round trips */
+  timers?: number;
+  wakeups?: number;
   log?: (line: string) => void;
 }
 
@@ -67,6 +81,10 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<CostProfil
   const connections = opts.connections ?? 400;
   const messages = opts.messages ?? 50_000;
   const requests = opts.requests ?? 5_000;
+  const pings = opts.pings ?? 400;
+  const timers = opts.timers ?? 500;
+  const wakeups = opts.wakeups ?? 5_000;
+  const big = 4096;
   const tpp = getProtocol('thread-per-peer');
   const bundles = await buildBundles(tpp);
   const probes: Probe[] = [];
@@ -78,6 +96,8 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<CostProfil
   };
   const details: Record<string, number | string> = {};
   const costs: Partial<Record<CostName, number>> = {};
+  const unmodelled: { cpuUsPerTimer?: number; cpuUsPerByte?: number } = {};
+  const latency: Partial<Record<ProfileNetworkName, number>> = {};
   try {
     log('process baseline…');
     const base = await probe();
@@ -115,15 +135,29 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<CostProfil
       details[`bytesPerConnection.${transport}.client`] = Math.round(c.bytesPerConnection);
       details[`bytesPerConnection.${transport}`] = Math.round(serverSide + c.bytesPerConnection);
 
-      log(`${transport}: ${messages} one-way messages…`);
       const sender = await probe();
-      const before = await server.ask<{ cpuUs: number; received: number }>({ k: 'cpu' });
-      const sent = await sender.ask<{ cpuUs: number }>({ k: 'blast', port, messages, bytes: 64 });
-      const after = await server.ask<{ cpuUs: number; received: number }>({ k: 'cpu' });
-      const got = after.received - before.received;
-      details[`cpuUsPerMessage.${transport}.send`] = sent.cpuUs / messages;
-      details[`cpuUsPerMessage.${transport}.receive`] = (after.cpuUs - before.cpuUs) / Math.max(1, got);
-      details[`messagesDelivered.${transport}`] = got;
+      // two sizes: the per-message cost at 64 bytes, and the slope per byte up to `big`
+      for (const [bytes, count] of [[64, messages], [big, Math.ceil(messages / 4)]] as const) {
+        log(`${transport}: ${count} one-way messages of ${bytes} bytes…`);
+        const before = await server.ask<{ cpuUs: number; received: number }>({ k: 'cpu' });
+        const sent = await sender.ask<{ cpuUs: number }>({ k: 'blast', port, messages: count, bytes });
+        const after = await server.ask<{ cpuUs: number; received: number }>({ k: 'cpu' });
+        const got = after.received - before.received;
+        const at = bytes === 64 ? '' : `.${bytes}B`;
+        details[`cpuUsPerMessage.${transport}.send${at}`] = sent.cpuUs / count;
+        details[`cpuUsPerMessage.${transport}.receive${at}`] = (after.cpuUs - before.cpuUs) / Math.max(1, got);
+        details[`messagesDelivered.${transport}${at}`] = got;
+      }
+      const mean = (at: string) => (Number(details[`cpuUsPerMessage.${transport}.send${at}`]) + Number(details[`cpuUsPerMessage.${transport}.receive${at}`])) / 2;
+      details[`cpuUsPerByte.${transport}`] = Math.max(0, (mean(`.${big}B`) - mean('')) / (big - 64));
+
+      log(`${transport}: ${pings} spaced pings (loopback latency)…`);
+      const { rtts } = await sender.ask<{ rtts: number[] }>({ k: 'pings', port: echoPort, count: pings + 20, gapMs: 2 });
+      // the first round trips open the connection and warm the code: dropped
+      const oneWay = rtts.slice(20).map((x) => x / 2).sort((a, b) => a - b);
+      details[`latencyMinMs.${transport}`] = oneWay[Math.floor(0.01 * oneWay.length)];
+      details[`latencyP50Ms.${transport}`] = oneWay[Math.floor(0.5 * oneWay.length)];
+      details[`latencyMeanMs.${transport}`] = oneWay.reduce((a, x) => a + x, 0) / oneWay.length;
 
       log(`${transport}: ${requests} request round trips…`);
       const e0 = await server.ask<{ cpuUs: number }>({ k: 'cpu' });
@@ -133,6 +167,19 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<CostProfil
       details[`roundTripsPerSec.${transport}`] = echo.perSec;
       for (const p of [server, client, sender]) p.kill();
     }
+
+    log(`${timers} timer callbacks, one per wakeup…`);
+    const tm = await (await probe()).ask<{ cpuUs: number; wallMs: number }>({ k: 'timers', count: timers });
+    details.cpuUsPerTimer = `process CPU over a chain of ${timers} setTimeout(1) callbacks (one per event-loop wakeup, nothing else running in the probe), divided by ${timers}; wall ${tm.wallMs.toFixed(0)} ms`;
+    const cpuUsPerTimer = tm.cpuUs / timers;
+    // how late a 1 ms timer fires on an idle loop: a live FE's back-end hold is such a timer
+    details.timer1msWallMs = tm.wallMs / timers;
+
+    log(`${wakeups} Worker ping-pong round trips…`);
+    const wk = await base.ask<{ cpuUsPerWakeup: number }>({ k: 'wakeups', roundTrips: wakeups });
+    costs.cpuUsPerWakeup = wk.cpuUsPerWakeup;
+    details.cpuUsPerWakeup = `process CPU per wakeup in a main-thread ↔ Worker postMessage ping-pong of ${wakeups} round trips (two wakeups each), after a warm-up, beside ${workers} idle Workers`;
+
     const t = opts.transport ?? 'ws';
     costs.bytesPerConnection = Number(details[`bytesPerConnection.${t}`]);
     costs.cpuUsPerMessage = (Number(details[`cpuUsPerMessage.${t}.send`]) + Number(details[`cpuUsPerMessage.${t}.receive`])) / 2;
@@ -140,7 +187,13 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<CostProfil
     details.transportInCosts = t;
     details.bytesPerConnection = 'server side + ws client side per connection (a live node holds one of each per peer)';
     details.cpuUsPerMessage = 'mean of sender and receiver CPU per 64-byte message, one connection, loopback';
-    details.cpuUsPerRequest = 'FE-side CPU per 8-byte request answered, sequential round trips';
+    details.cpuUsPerRequest = "the FE's request service time: its CPU per 8-byte request answered (receive, answer, send), sequential round trips";
+    unmodelled.cpuUsPerTimer = cpuUsPerTimer;
+    unmodelled.cpuUsPerByte = Number(details[`cpuUsPerByte.${t}`]);
+    details.cpuUsPerByte = `slope of the mean sender/receiver CPU per message between 64-byte and ${big}-byte messages (${messages} and ${Math.ceil(messages / 4)} of them), one connection, loopback`;
+    latency.latencyMinMs = Number(details[`latencyMinMs.${t}`]);
+    latency.latencyMeanMs = Number(details[`latencyMeanMs.${t}`]);
+    details.latency = `half the round trip of ${pings} 8-byte pings 2 ms apart on one idle ${t} connection (probe process to probe process, both handlers included): the 1st percentile (latencyMinMs) and the mean (latencyMeanMs)`;
   } finally {
     for (const p of probes) p.kill();
     rmSync(bundles.dir, { recursive: true, force: true });
@@ -155,7 +208,14 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<CostProfil
     unit: PROFILE_ONLY_COSTS.threadSpawnUs.unit,
     source: `measured: \`fleetbench calibrate\`, ${measuredOn.date}: wall time to spawn ${workers} live Workers at once until all are ready, divided by ${workers}`,
   };
-  const profile: CostProfile = { schema: COST_PROFILE_SCHEMA, measuredOn, costs: sourced, details };
+  for (const [k, value] of Object.entries(unmodelled) as Array<[keyof typeof unmodelled, number]>) {
+    sourced[k] = { value, unit: PROFILE_ONLY_COSTS[k].unit, source: `measured: \`fleetbench calibrate\`, ${measuredOn.date}: ${details[k]}` };
+  }
+  const network: CostProfile['network'] = {};
+  for (const [k, value] of Object.entries(latency) as Array<[ProfileNetworkName, number]>) {
+    network[k] = { value, unit: NETWORK[k].unit, source: `measured: \`fleetbench calibrate\`, ${measuredOn.date}: ${details.latency}` };
+  }
+  const profile: CostProfile = { schema: COST_PROFILE_SCHEMA, measuredOn, costs: sourced, network, details };
   // never over a device or symlink; on a failed write the profile is saved elsewhere and named
   if (opts.out) writeJsonAtomic(opts.out, profile);
   return profile;

@@ -9,7 +9,7 @@ export const DEFAULT_COSTS_OUT = 'results/costs/this-machine.json';
 export function registerLiveCommands(program: Command): void {
   program
     .command('calibrate')
-    .description("measure this machine's costs (per-Worker RSS and spawn time, per-connection memory for ws and uWS, CPU per message and per request) into a cost profile for the simulator")
+    .description("measure this machine's costs (per-Worker RSS and spawn time, per-connection memory for ws and uWS, CPU per message, per byte, per request, per thread wakeup and per timer, loopback latency) into a cost profile for the simulator")
     .option('-o, --out <file>', `cost profile to write (default ${DEFAULT_COSTS_OUT})`)
     .option('--transport <ws|uws>', 'whose connection and message costs go into costs.* (both are in details)', 'ws')
     .action(async (o: { out?: string; transport: string }) => {
@@ -17,7 +17,7 @@ export function registerLiveCommands(program: Command): void {
       const out = resolveOut(o.out ?? DEFAULT_COSTS_OUT);
       checkWritable(out);
       const p = await calibrate({ out, transport: o.transport, log: (l) => process.stderr.write(`calibrate: ${l}\n`) });
-      process.stdout.write(JSON.stringify(p.costs, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ costs: p.costs, network: p.network }, null, 2) + '\n');
       process.stdout.write(`cost profile: ${out}\n`);
     });
 }

@@ -498,6 +498,7 @@ class Coordinator {
       token: this.#token,
       // samples ask for fresh counters; the periodic push only keeps the coordinator roughly current
       statsEveryMs: 2000,
+      backendRttMs: this.cfg.network.backendRttMs,
       ...(p ? { bindHost: p.hosts[p.hostOf(id)].address } : {}),
     });
     return new Promise<void>((resolve, reject) => {
@@ -659,7 +660,8 @@ class Coordinator {
     };
     const reasons = this.#cgroupReasons;
     result.run.limits = { ...cfg.limits, enforcement };
-    result.run.network = { ...cfg.network, applied: this.#placement ? `lossRate only (the ${this.#placement.kind === 'netns' ? "run's bridge" : "hosts' network"} latency is real)` : 'lossRate only (loopback latency is real)' };
+    // an FE holds each answer backendRttMs (node-host.ts), so request latency holds it as in the simulator
+    result.run.network = { ...cfg.network, applied: this.#placement ? `lossRate and backendRttMs only (the ${this.#placement.kind === 'netns' ? "run's bridge" : "hosts' network"} latency is real)` : 'lossRate and backendRttMs only (loopback latency is real)' };
     const live: LiveSection = {
       transport: this.opts.transport,
       enforcement: {

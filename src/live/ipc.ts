@@ -26,6 +26,8 @@ export interface NodeInit {
   token?: string;
   /** the address to listen on: the node's host (a namespace host's own address); default 127.0.0.1 */
   bindHost?: string;
+  /** network.backendRttMs: an answer to a request leaves this long after the request arrived; absent: at once */
+  backendRttMs?: number;
 }
 
 /** coordinator → node */

@@ -40,6 +40,7 @@ import type {
   TimerId,
 } from '../contract/protocol.ts';
 import { Rng } from '../harness/rng.ts';
+import { BackendDelay } from './backend-delay.ts';
 import { C_BAD, C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, COUNTER_SLOTS, DropFilter, MAX_REQUEST_FRAME, SocketBudget, fatal, filterStream, memoEncoder, nodeStream, runClock, sendToCoordinator as send } from './host-common.ts';
 import type { FromWorker, NodeInit, NodeStats, Report, ToNode, ToWorker, WorkerInit } from './ipc.ts';
 import { R_COUNT, R_DOWN, R_LIMIT, R_ROUTE, R_SHARD, R_UP } from './ipc.ts';
@@ -137,6 +138,8 @@ class NodeHost implements NodeContext<any>, Reporter {
   #spawnRefused = 0;
   #requestsAnswered = 0;
   #badFrames = 0;
+  /** answers wait here for the modelled back-end round trip */
+  #backend!: BackendDelay;
   #eldWindow: IntervalHistogram | null = null;
   /** each stats window's p99: the run's figure is their nearest-rank p99 */
   readonly #eldWindows: number[] = [];
@@ -169,6 +172,7 @@ class NodeHost implements NodeContext<any>, Reporter {
     this.#filter = new DropFilter(init.id, new Rng(init.seed, filterStream(init.id, 0)));
     this.#threadKeys = new Set((def.threadEntries ?? []).map((e) => `${e.module}#${e.export}`));
     this.#token = tokenBytes(init.token ?? fallbackRunToken(init.seed));
+    this.#backend = new BackendDelay(init.backendRttMs ?? 0);
   }
 
   // ---- coordinator ------------------------------------------------------------------------
@@ -236,6 +240,7 @@ class NodeHost implements NodeContext<any>, Reporter {
 
   #exit(): void {
     for (const t of this.#timers.values()) clearTimeout(t);
+    this.#backend.clear();
     this.#sendStats(() => process.exit(0));
     setTimeout(() => process.exit(0), 1000).unref();
   }
@@ -489,7 +494,11 @@ class NodeHost implements NodeContext<any>, Reporter {
     this.#protocol.onMessage(from, msg);
   }
 
-  /** Load-generator requests: (id u32, shard u32)… → (id u32, cluster i32)…, answered by lookup(). */
+  /**
+   * Load-generator requests: (id u32, shard u32)… → (id u32, cluster i32)…, routed by lookup() on
+   * arrival and answered after the modelled back-end round trip (network.backendRttMs), as in the
+   * simulator: the FE's CPU, then the back end's reply.
+   */
   #answer(conn: Conn, b: Uint8Array): void {
     const p = this.#protocol;
     if (!p || this.#stopping) return;
@@ -505,8 +514,11 @@ class NodeHost implements NodeContext<any>, Reporter {
       outV.setUint32(i * 8, inV.getUint32(i * 8, true), true);
       outV.setInt32(i * 8 + 4, p.lookup(inV.getUint32(i * 8 + 4, true)), true);
     }
-    this.#requestsAnswered += n;
-    conn.send(out);
+    this.#backend.after(() => {
+      if (!conn.isOpen) return;
+      this.#requestsAnswered += n;
+      conn.send(out);
+    });
   }
 
   // ---- threads ----------------------------------------------------------------------------

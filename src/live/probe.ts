@@ -14,7 +14,16 @@ export type ProbeCmd =
   | { k: 'dial'; port: number; count: number }
   | { k: 'blast'; port: number; messages: number; bytes: number }
   | { k: 'echo'; port: number; requests: number }
+  /** spaced round trips on an idle connection: loopback latency (each RTT, ms) */
+  | { k: 'pings'; port: number; count: number; gapMs: number }
+  /** a chain of 1 ms timers, one per wakeup: CPU per timer callback */
+  | { k: 'timers'; count: number }
+  /** a main-thread ↔ Worker postMessage ping-pong: CPU per thread wakeup */
+  | { k: 'wakeups'; roundTrips: number }
   | { k: 'cpu' };
+
+/** The ping-pong Worker: answers each post at once. */
+const PONG = "const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => parentPort.postMessage(m)); parentPort.postMessage(-1);";
 
 const rss = () => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
 const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
@@ -153,6 +162,59 @@ export function runProbe(): void {
         });
         const ms = performance.now() - t0;
         return reply({ cpuUs: cpuUs() - cpu0, perSec: c.requests / (ms / 1000) });
+      }
+      case 'pings': {
+        const rtts: number[] = [];
+        const req = new Uint8Array(8);
+        let sentAt = 0;
+        let l: Link;
+        await new Promise<void>((resolve) => {
+          const next = () => {
+            sentAt = performance.now();
+            l.send(req);
+          };
+          l = new Link(c.port, helloFrame(HELLO_PEER, 0), {
+            message: () => {
+              rtts.push(performance.now() - sentAt);
+              if (rtts.length >= c.count) resolve();
+              else setTimeout(next, c.gapMs);
+            },
+            close: () => {},
+          });
+          // the first round trip opens the connection: it is measured and dropped by the caller's warm-up
+          next();
+        });
+        l!.close();
+        return reply({ rtts });
+      }
+      case 'timers': {
+        await settle();
+        const cpu0 = cpuUs();
+        const t0 = performance.now();
+        await new Promise<void>((resolve) => {
+          let left = c.count;
+          const tick = () => (--left > 0 ? setTimeout(tick, 1) : resolve());
+          setTimeout(tick, 1);
+        });
+        return reply({ cpuUs: cpuUs() - cpu0, wallMs: performance.now() - t0 });
+      }
+      case 'wakeups': {
+        const w = new Worker(PONG, { eval: true });
+        await new Promise((r) => w.once('message', r));
+        const pingPong = (n: number) =>
+          new Promise<void>((resolve) => {
+            let left = n;
+            w.removeAllListeners('message');
+            w.on('message', () => (--left > 0 ? w.postMessage(left) : resolve()));
+            w.postMessage(left);
+          });
+        await pingPong(Math.min(1000, c.roundTrips)); // warm-up: first-use costs are not charged
+        const cpu0 = cpuUs();
+        await pingPong(c.roundTrips);
+        const cpu = cpuUs() - cpu0;
+        await w.terminate();
+        // a round trip is two wakeups: the Worker's and the main thread's
+        return reply({ cpuUsPerWakeup: cpu / (2 * c.roundTrips) });
       }
     }
   });

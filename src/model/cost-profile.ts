@@ -6,8 +6,10 @@
  * Each cost is a number, or `{ value, unit?, source }` to say where the figure comes from (the
  * command and date that measured it, or "assumption: …"); shipped profiles always give a source.
  * Cost names are those of src/model/defaults.ts COSTS (cpuUsPerWakeup among them: the simulator
- * charges it per thread wakeup), plus PROFILE_ONLY_COSTS: thread costs the simulator does not charge
- * yet. The loader keeps those apart (`unmodelled`), so `costs` holds only what the simulator reads.
+ * charges it per thread wakeup), plus PROFILE_ONLY_COSTS: costs the simulator does not charge yet
+ * (thread spawn, timer callbacks, bytes). The loader keeps those apart (`unmodelled`), so `costs`
+ * holds only what the simulator reads. An optional `network` section carries measured network
+ * figures (loopback latency), reported but not applied by --costs.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
@@ -15,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { UsageError } from '../errors.ts';
 import { MAX_SMALL_DOCUMENT_BYTES, parseJsonText, readTextCapped } from '../results/files.ts';
-import { COSTS, type CostName, type Costs } from './defaults.ts';
+import { COSTS, NETWORK, type CostName, type Costs, type NetworkName } from './defaults.ts';
 
 export const COST_PROFILE_SCHEMA = 'fleetbench/costs@1';
 export const PROFILE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), 'profiles');
@@ -23,9 +25,18 @@ export const PROFILE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), 'pro
 /** Costs a profile may carry that the simulator does not charge yet (no default exists for them). */
 export const PROFILE_ONLY_COSTS = {
   threadSpawnUs: { unit: 'µs', meaning: 'wall time from a thread-create call until the new thread has run' },
+  cpuUsPerTimer: { unit: 'µs', meaning: "process CPU per main-loop timer callback, one timer per wakeup (the simulator charges a main-loop timer nothing)" },
+  cpuUsPerByte: { unit: 'µs/byte', meaning: 'CPU per message byte on top of cpuUsPerMessage, mean of sender and receiver (the simulator charges messages by count only)' },
 } as const;
 export type ProfileOnlyCostName = keyof typeof PROFILE_ONLY_COSTS;
 export type ProfileCostName = CostName | ProfileOnlyCostName;
+
+/**
+ * Network figures a profile may carry (`fleetbench calibrate` measures loopback's one-way latency),
+ * so a simulated run can be set to the machine a live run ran on (`--set network.X=…`).
+ */
+export const PROFILE_NETWORK = ['latencyMinMs', 'latencyMeanMs'] as const satisfies readonly NetworkName[];
+export type ProfileNetworkName = (typeof PROFILE_NETWORK)[number];
 
 const UNITS: Record<ProfileCostName, string> = {
   ...(Object.fromEntries(Object.entries(COSTS).map(([k, v]) => [k, v.unit])) as Record<CostName, string>),
@@ -33,11 +44,11 @@ const UNITS: Record<ProfileCostName, string> = {
 };
 
 const amount = z.number().finite().nonnegative();
-function costEntry(name: ProfileCostName) {
+function costEntry(name: ProfileCostName | ProfileNetworkName, unit = UNITS[name as ProfileCostName]) {
   const sourced = z
     .object({
       value: amount,
-      unit: z.literal(UNITS[name], { error: `expected "${UNITS[name]}" (the unit of ${name})` }).optional(),
+      unit: z.literal(unit, { error: `expected "${unit}" (the unit of ${name})` }).optional(),
       source: z.string().min(1, 'name the command and date that measured it, or "assumption: …"'),
     })
     .strict();
@@ -58,6 +69,8 @@ export const CostProfileSchema = z
     description: z.string().optional(),
     measuredOn: z.record(ownKey, z.union([z.string().max(10_000), z.number()])).optional(),
     costs: z.object(Object.fromEntries(Object.keys(UNITS).map((k) => [k, costEntry(k as ProfileCostName)])) as Record<ProfileCostName, ReturnType<typeof costEntry>>).partial().strict(),
+    /** measured network figures (network.* names), applied with `--set network.X=…` */
+    network: z.object(Object.fromEntries(PROFILE_NETWORK.map((k) => [k, costEntry(k, NETWORK[k].unit)])) as Record<ProfileNetworkName, ReturnType<typeof costEntry>>).partial().strict().optional(),
     /** free-form notes `fleetbench calibrate` writes (per-transport breakdowns, methods) */
     details: z.record(ownKey, z.union([z.string().max(10_000), z.number(), z.boolean(), z.null()])).optional(),
   })
@@ -76,6 +89,8 @@ export interface CostProfile {
   unmodelled: Partial<Record<ProfileOnlyCostName, number>>;
   /** where each cost comes from, for the costs that say */
   sources: Partial<Record<ProfileCostName, string>>;
+  /** measured network figures, with where each comes from; not applied to runs by --costs */
+  network: Partial<Record<ProfileNetworkName, { value: number; source: string | null }>>;
   details?: Record<string, string | number | boolean | null>;
 }
 
@@ -112,7 +127,16 @@ export function loadCostProfile(nameOrPath: string): CostProfile {
   if (!parsed.success) {
     const i = innermost(parsed.error.issues[0]);
     const where = i.path.map(String).join('.') || '(root)';
-    const known = i.path.length === 0 ? Object.keys(CostProfileSchema.shape) : i.path.length === 1 && i.path[0] === 'costs' ? Object.keys(UNITS) : i.path[0] === 'costs' ? ['value', 'unit', 'source'] : null;
+    const known =
+      i.path.length === 0
+        ? Object.keys(CostProfileSchema.shape)
+        : i.path.length === 1 && i.path[0] === 'costs'
+          ? Object.keys(UNITS)
+          : i.path.length === 1 && i.path[0] === 'network'
+            ? [...PROFILE_NETWORK]
+            : i.path[0] === 'costs' || i.path[0] === 'network'
+              ? ['value', 'unit', 'source']
+              : null;
     const keys = i.code === 'unrecognized_keys' && known ? `; known: ${known.join(', ')}` : '';
     throw new UsageError(`--costs ${nameOrPath}: ${where}: ${i.message}${keys}`);
   }
@@ -125,6 +149,7 @@ export function loadCostProfile(nameOrPath: string): CostProfile {
     costs: {},
     unmodelled: {},
     sources: {},
+    network: {},
     ...(f.details === undefined ? {} : { details: f.details }),
   };
   for (const [k, entry] of Object.entries(f.costs) as Array<[ProfileCostName, number | { value: number; source: string } | undefined]>) {
@@ -133,6 +158,10 @@ export function loadCostProfile(nameOrPath: string): CostProfile {
     if (k in PROFILE_ONLY_COSTS) profile.unmodelled[k as ProfileOnlyCostName] = value;
     else profile.costs[k as CostName] = value;
     if (typeof entry !== 'number') profile.sources[k] = entry.source;
+  }
+  for (const [k, entry] of Object.entries(f.network ?? {}) as Array<[ProfileNetworkName, number | { value: number; source: string } | undefined]>) {
+    if (entry === undefined) continue;
+    profile.network[k] = typeof entry === 'number' ? { value: entry, source: null } : { value: entry.value, source: entry.source };
   }
   return profile;
 }

@@ -1,0 +1,97 @@
+/**
+ * Sim-vs-live parity: the same run (protocol, scenario, N, seed, calibrated costs) in both
+ * runtimes, compared on the figures issue 11 holds them to — goodput per node and request latency
+ * p50 within 20 %, messages per node per second within 10 %. What each runtime's latency holds:
+ * - sim: the FE's run-queue wait + its request service time (costs.cpuUsPerRequest) + the
+ *   back-end round trip (network.backendRttMs); no client network hop.
+ * - live: load generator → FE over loopback, the FE's event-loop wait + its handler, the
+ *   back-end round trip (the FE holds the answer that long on a timer, to the nearest 1 ms tick),
+ *   FE → load generator, and the load generator's own event-loop wait before it reads the answer.
+ */
+import { resolveRun, type RunRequest } from '../harness/run-config.ts';
+import type { CostProfile } from '../model/cost-profile.ts';
+import type { Result } from '../results/schema.ts';
+
+/** live/sim ratio bounds per figure (issue 11's Done-when) */
+export const PARITY_TOLERANCE = { goodputPerNode: 0.2, latencyP50: 0.2, messagesPerNodePerSec: 0.1 } as const;
+export type ParityFigure = keyof typeof PARITY_TOLERANCE;
+
+export interface ParityRow {
+  figure: ParityFigure;
+  unit: string;
+  sim: number;
+  live: number;
+  /** live / sim */
+  ratio: number;
+  tolerance: number;
+  within: boolean;
+}
+
+function figures(r: Result): Record<ParityFigure, number> {
+  const q = r.summary.requests;
+  return {
+    goodputPerNode: (q.goodputPerSec ?? 0) / r.run.nodes,
+    latencyP50: q.latencyMs?.p50 ?? NaN,
+    messagesPerNodePerSec: r.summary.messages.perNodePerSec,
+  };
+}
+
+const UNITS: Record<ParityFigure, string> = { goodputPerNode: 'requests/s', latencyP50: 'ms', messagesPerNodePerSec: 'messages/s' };
+
+/** One row per figure: the two values, their ratio and whether it is within tolerance. */
+export function compareParity(sim: Result, live: Result): ParityRow[] {
+  const s = figures(sim), l = figures(live);
+  return (Object.keys(PARITY_TOLERANCE) as ParityFigure[]).map((figure) => {
+    const ratio = l[figure] / s[figure];
+    const tolerance = PARITY_TOLERANCE[figure];
+    return { figure, unit: UNITS[figure], sim: s[figure], live: l[figure], ratio, tolerance, within: Math.abs(ratio - 1) <= tolerance };
+  });
+}
+
+/** `--set network.X=…` for the loopback latency a calibrated profile measured (none if it has none). */
+export function networkSets(profile: CostProfile | null): string[] {
+  if (!profile) return [];
+  return Object.entries(profile.network).map(([k, v]) => `network.${k}=${v!.value}`);
+}
+
+/** The run both runtimes get: the request, with the profile's costs and its measured network. */
+export function parityRun(req: RunRequest, profile: CostProfile | null) {
+  return resolveRun({ ...req, sets: [...networkSets(profile), ...(req.sets ?? [])] });
+}
+
+/**
+ * Where live latency p50 departs from the simulator's, from the profile's own measurements:
+ * the client's hop to the FE and back (2 × network.latencyMeanMs, which the simulator does not
+ * model), how late the FE's back-end hold fires (one Node timer: details.timer1msWallMs − 1, how
+ * late a 1 ms timer fired on an idle loop), and what is left: event-loop and scheduling delay of N + 2
+ * processes sharing this machine's cores, which the simulator's per-node cores do not have.
+ */
+export interface LatencyBreakdown {
+  simP50Ms: number;
+  liveP50Ms: number;
+  clientHopMs: number | null;
+  timerLateMs: number | null;
+  /** live − sim − client hop − timer lateness */
+  restMs: number | null;
+  /** sim p50 + client hop + timer lateness: what the model would say with those two included */
+  simWithBothMs: number | null;
+}
+
+export function latencyBreakdown(sim: Result, live: Result, profile: CostProfile | null): LatencyBreakdown {
+  const simP50Ms = sim.summary.requests.latencyMs?.p50 ?? NaN;
+  const liveP50Ms = live.summary.requests.latencyMs?.p50 ?? NaN;
+  const mean = profile?.network.latencyMeanMs?.value;
+  const clientHopMs = mean === undefined ? null : 2 * mean;
+  const timer = Number(profile?.details?.timer1msWallMs);
+  const rtt = sim.run.network.backendRttMs as number;
+  const timerLateMs = Number.isFinite(timer) && rtt > 0 ? Math.max(0, timer - 1) : null;
+  const known = clientHopMs === null || timerLateMs === null ? null : clientHopMs + timerLateMs;
+  return {
+    simP50Ms,
+    liveP50Ms,
+    clientHopMs,
+    timerLateMs,
+    restMs: known === null ? null : liveP50Ms - simP50Ms - known,
+    simWithBothMs: known === null ? null : simP50Ms + known,
+  };
+}
