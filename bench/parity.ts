@@ -70,10 +70,10 @@ for (const r of runs) for (const row of r.rows) table.push([String(r.nodes), `${
 const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
 for (const r of table) process.stdout.write(r.map((c, i) => c.padEnd(widths[i])).join('  ') + '\n');
 const ms = (x: number | null) => (x === null ? '–' : x.toFixed(3));
-process.stdout.write('\nlatency p50, live − sim: client hop (2 × latencyMeanMs, not in the simulator) + back-end timer lateness + the rest (event-loop and scheduling delay on shared cores)\n');
+process.stdout.write('\nlatency p50, live − sim: back-end timer lateness (Node timers) + the rest (event-loop and scheduling delay on shared cores); both hold the client hop\n');
 for (const r of runs) {
   const b = r.breakdown;
-  process.stdout.write(`N=${r.nodes}: sim ${ms(b.simP50Ms)} ms, live ${ms(b.liveP50Ms)} ms = sim + ${ms(b.clientHopMs)} + ${ms(b.timerLateMs)} + ${ms(b.restMs)}; sim with hop and timer ${ms(b.simWithBothMs)} ms (live/that ${b.simWithBothMs ? (b.liveP50Ms / b.simWithBothMs).toFixed(3) : '–'}); live event-loop delay p99 per node, median ${ms(r.eventLoopDelayP99Ms?.p50 ?? null)} ms\n`);
+  process.stdout.write(`N=${r.nodes}: sim ${ms(b.simP50Ms)} ms, live ${ms(b.liveP50Ms)} ms = sim + ${ms(b.timerLateMs)} + ${ms(b.restMs)}; sim with the timer lateness ${ms(b.simWithTimerMs)} ms (live/that ${b.simWithTimerMs ? (b.liveP50Ms / b.simWithTimerMs).toFixed(3) : '–'}); live event-loop delay p99 per node, median ${ms(r.eventLoopDelayP99Ms?.p50 ?? null)} ms\n`);
 }
 process.stdout.write(`load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')} (${os.cpus().length} cores)\n`);
 

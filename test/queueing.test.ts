@@ -22,7 +22,7 @@ async function waits(rho: number, service: 'exponential' | 'deterministic', n: n
     protocol: 'async-multiplexed',
     scenario,
     nodes: 1,
-    sets: ['limits.coresPerNode=1', `costs.cpuUsPerRequest=${SERVICE_US}`, 'network.backendRttMs=0'],
+    sets: ['limits.coresPerNode=1', `costs.cpuUsPerRequest=${SERVICE_US}`, 'network.backendRttMs=0', 'network.latencyMinMs=0', 'network.latencyMeanMs=0'],
   });
   const draws = new Rng(7, 0x737663); // service times, apart from the arrivals
   let lastServiceMs = 0;

@@ -15,8 +15,12 @@ describe('requests as work', () => {
     expect(q.offeredPerSec).toBeGreaterThan(2000 - 3 * 14.2);
     expect(q.offeredPerSec).toBeLessThan(2000 + 3 * 14.2);
     expect(q.throughputPerSec).toBe(q.goodputPerSec);
-    const floor = COSTS.cpuUsPerRequest.value / 1000 + NETWORK.backendRttMs.value;
-    expect(q.latencyMs!.p50).toBeCloseTo(floor, 6); // four cores, a few % busy: most requests never wait
+    // four cores, a few % busy: most requests never wait, so latency = service + back end + the
+    // client's round trip to the FE, two one-way latencies min + Exp(θ): their sum's median is
+    // 2·min + 1.678·θ (Gamma(2, θ)). The sample median of 20,000 has σ ≈ 0.002 ms here.
+    const theta = NETWORK.latencyMeanMs.value - NETWORK.latencyMinMs.value;
+    const expected = COSTS.cpuUsPerRequest.value / 1000 + NETWORK.backendRttMs.value + 2 * NETWORK.latencyMinMs.value + 1.67835 * theta;
+    expect(Math.abs(q.latencyMs!.p50 - expected)).toBeLessThan(0.03);
     expect(q.latencyMs!.max).toBeGreaterThanOrEqual(q.latencyMs!.p99);
   });
 

@@ -25,6 +25,7 @@
  *   parent-death signal (setpriv) when this process is SIGKILLed; the coordinator's reaper also
  *   lists the agent's pid; its temp dir lives in the run's bundle dir, which the run removes.
  */
+import { BackendDelay } from '../live/backend-delay.ts';
 import { mkdirSync, readFileSync, renameSync, writeFileSync, promises as fsp, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
@@ -119,6 +120,8 @@ class BlackBoxHost {
   #server!: TransportServer;
   #started = false;
   #stopping = false;
+  /** the modelled back-end round trip each answer is held for, as a fleetbench node's (node-host.ts) */
+  readonly #backend: BackendDelay;
   #joined = false;
   #joining = false;
   #joinTimer: NodeJS.Timeout | null = null;
@@ -186,6 +189,7 @@ class BlackBoxHost {
   }
 
   private constructor(def: ProtocolDefinition<any>, init: NodeInit, agent: BlackBoxAgent, statsd: StatsdReceiver, bundleDir: string) {
+    this.#backend = new BackendDelay(init.backendRttMs ?? 0);
     this.self = init.id;
     this.#agent = agent;
     this.#statsd = statsd;
@@ -329,6 +333,7 @@ class BlackBoxHost {
   }
 
   #exit(): void {
+    this.#backend.clear();
     if (this.#joinTimer) clearTimeout(this.#joinTimer);
     this.#flush();
     this.#sendStats(() => process.exit(0));
@@ -417,7 +422,10 @@ class BlackBoxHost {
       outV.setUint32(i * 8, inV.getUint32(i * 8, true), true);
       outV.setInt32(i * 8 + 4, shard < this.#shardCluster.length ? this.#shardCluster[shard] : UNROUTABLE, true);
     }
-    this.#requestsAnswered += n;
-    conn.send(out);
+    this.#backend.after(() => {
+      if (!conn.isOpen) return;
+      this.#requestsAnswered += n;
+      conn.send(out);
+    });
   }
 }

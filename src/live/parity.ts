@@ -60,38 +60,34 @@ export function parityRun(req: RunRequest, profile: CostProfile | null) {
 }
 
 /**
- * Where live latency p50 departs from the simulator's, from the profile's own measurements:
- * the client's hop to the FE and back (2 × network.latencyMeanMs, which the simulator does not
- * model), how late the FE's back-end hold fires (one Node timer: details.timer1msWallMs − 1, how
- * late a 1 ms timer fired on an idle loop), and what is left: event-loop and scheduling delay of N + 2
+ * Where live latency p50 departs from the simulator's, from the profile's own measurements. Both
+ * hold the client's hop to the FE and back (live: real loopback; the simulator: two one-way
+ * latencies of its network model, set from the profile's measured latency). What only live has:
+ * how late the FE's back-end hold fires (one Node timer: details.timer1msWallMs − 1, how late a
+ * 1 ms timer fired on an idle loop), and what is left: event-loop and scheduling delay of N + 2
  * processes sharing this machine's cores, which the simulator's per-node cores do not have.
  */
 export interface LatencyBreakdown {
   simP50Ms: number;
   liveP50Ms: number;
-  clientHopMs: number | null;
   timerLateMs: number | null;
-  /** live − sim − client hop − timer lateness */
+  /** live − sim − timer lateness */
   restMs: number | null;
-  /** sim p50 + client hop + timer lateness: what the model would say with those two included */
-  simWithBothMs: number | null;
+  /** sim p50 + timer lateness: what the model would say with Node's timer lateness included */
+  simWithTimerMs: number | null;
 }
 
 export function latencyBreakdown(sim: Result, live: Result, profile: CostProfile | null): LatencyBreakdown {
   const simP50Ms = sim.summary.requests.latencyMs?.p50 ?? NaN;
   const liveP50Ms = live.summary.requests.latencyMs?.p50 ?? NaN;
-  const mean = profile?.network.latencyMeanMs?.value;
-  const clientHopMs = mean === undefined ? null : 2 * mean;
   const timer = Number(profile?.details?.timer1msWallMs);
   const rtt = sim.run.network.backendRttMs as number;
   const timerLateMs = Number.isFinite(timer) && rtt > 0 ? Math.max(0, timer - 1) : null;
-  const known = clientHopMs === null || timerLateMs === null ? null : clientHopMs + timerLateMs;
   return {
     simP50Ms,
     liveP50Ms,
-    clientHopMs,
     timerLateMs,
-    restMs: known === null ? null : liveP50Ms - simP50Ms - known,
-    simWithBothMs: known === null ? null : simP50Ms + known,
+    restMs: timerLateMs === null ? null : liveP50Ms - simP50Ms - timerLateMs,
+    simWithTimerMs: timerLateMs === null ? null : simP50Ms + timerLateMs,
   };
 }

@@ -22,6 +22,7 @@
  * - A protocol that throws ends the run with a SimulationError naming the node, the seed, the
  *   simulated time and the event count, so the failure can be replayed.
  */
+import { Rng } from '../harness/rng.ts';
 import type { Bootstrap, ClusterId, ConnectResult, NodeProtocol, ProtocolDefinition, SpawnResult, ThreadActor, ThreadEntryRef, ThreadMain, TimerId } from '../contract/protocol.ts';
 import type { RunConfig } from '../harness/run-config.ts';
 import type { FleetBackend, HostSample, ReportSink } from '../fleet/backend.ts';
@@ -127,6 +128,9 @@ export class Simulation implements FleetBackend {
   readonly #wakeUs: number;
   readonly #requestUs: number;
   readonly #backendRttMs: number;
+  readonly #clientRng: Rng;
+  readonly #hopMinMs: number;
+  readonly #hopTailMs: number;
   /** per node: when its link has serialised everything it sent so far, ms */
   readonly #linkFree: Float64Array;
   /** ms per byte on a node's link */
@@ -158,6 +162,12 @@ export class Simulation implements FleetBackend {
     this.#wakeUs = cfg.costs.cpuUsPerWakeup;
     this.#requestUs = cfg.costs.cpuUsPerRequest;
     this.#backendRttMs = cfg.network.backendRttMs;
+    // a request's latency as its client sees it also holds the client's round trip to the FE: two
+    // one-way latencies of the network model, drawn from a stream of their own so the messages'
+    // latencies are the same with or without requests
+    this.#clientRng = new Rng(cfg.seed, 0x636c69); // 'cli'
+    this.#hopMinMs = cfg.network.latencyMinMs;
+    this.#hopTailMs = Math.max(0, cfg.network.latencyMeanMs - cfg.network.latencyMinMs);
     this.#linkFree = new Float64Array(maxNodes);
     this.#msPerByte = 1000 / cfg.network.linkBytesPerSec;
     this.host = new HostModel(cfg.costs, cfg.limits, cfg.fleet.shards, maxNodes, fleet, cfg.alarms.threadsPct, this.cores);
@@ -354,8 +364,9 @@ export class Simulation implements FleetBackend {
         const done = this.cores.start(nid, core, this.clock, this.cfg.requestServiceUs?.() ?? this.#requestUs);
         this.#core = core;
         const cluster = (this.nodes[nid].main.impl as NodeProtocol<any>).lookup(b);
-        // answered once the FE's CPU is done and the back end has replied
-        this.fleet.answered(aux, b, cluster, done - aux + this.#backendRttMs);
+        // answered once the FE's CPU is done, the back end has replied and the answer reached the client
+        const clientRtt = 2 * this.#hopMinMs + this.#clientRng.exp(this.#hopTailMs) + this.#clientRng.exp(this.#hopTailMs);
+        this.fleet.answered(aux, b, cluster, done - aux + this.#backendRttMs + clientRtt);
         break;
       }
     }
