@@ -91,15 +91,17 @@ export async function saturate(o: SaturateOptions): Promise<SaturateResult> {
   const cfg = configFor(o.nodes, [], 0); // validates every input before any run
   const nodes = cfg.nodes;
   const cores = cfg.limits.coresPerNode, us = cfg.costs.cpuUsPerRequest, rtt = cfg.network.backendRttMs;
+  // the client's round trip to the FE, at its mean (the simulator draws it; theory takes it as fixed)
+  const hop = 2 * cfg.network.latencyMeanMs;
   if (!(us > 0)) throw new UsageError(`costs.cpuUsPerRequest: must be > 0 to saturate (requests must cost CPU), got ${us}`);
 
-  const unloaded = unloadedLatencyMs(us, cores, rtt);
+  const unloaded = unloadedLatencyMs(us, cores, rtt + hop);
   const multiple = o.latencyMultiple ?? DEFAULT_LATENCY_MULTIPLE;
   const p99MaxMs = o.p99MaxMs === undefined ? multiple * unloaded : o.p99MaxMs;
   const p99Source =
     o.p99MaxMs === null ? 'none (no latency criterion)'
     : o.p99MaxMs !== undefined ? 'given (--p99-max)'
-    : `${multiple} × unloaded latency (${serviceMs(us, cores).toPrecision(3)} ms service + ${rtt} ms back-end RTT = ${unloaded.toPrecision(3)} ms)`;
+    : `${multiple} × unloaded latency (${serviceMs(us, cores).toPrecision(3)} ms service + ${rtt} ms back-end RTT + ${hop.toPrecision(3)} ms client round trip = ${unloaded.toPrecision(3)} ms)`;
   const criteria: Criteria = { minGoodputRatio: o.minGoodputRatio ?? DEFAULT_MIN_GOODPUT_RATIO, p99MaxMs };
   const resolution = o.resolution ?? DEFAULT_RESOLUTION;
   const bound = requestOnlyPerNode(us, cores);
@@ -149,7 +151,7 @@ export async function saturate(o: SaturateOptions): Promise<SaturateResult> {
       serviceMs: serviceMs(us, cores),
       unloadedLatencyMs: unloaded,
       requestOnlyPerNodePerSec: bound,
-      requestOnlyAtP99PerNodePerSec: p99MaxMs !== null && Math.ceil(cores) === 1 ? mdOneLoadAtP99(p99MaxMs, serviceMs(us, cores), rtt) : null,
+      requestOnlyAtP99PerNodePerSec: p99MaxMs !== null && Math.ceil(cores) === 1 ? mdOneLoadAtP99(p99MaxMs, serviceMs(us, cores), rtt + hop) : null,
       sharedCapacityPerNodePerSec: at ? sharedCapacityPerNode(us, cores, at.protocolUsPerNodePerSec) : null,
       overhead: at ? theoreticalOverhead(cores, at.protocolUsPerNodePerSec) : null,
     },
