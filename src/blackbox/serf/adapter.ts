@@ -97,9 +97,19 @@ export const serfAdapter: BlackBoxAdapter = {
   unavailableReason: () => serfUnavailableReason(),
   version: () => serfVersion(),
   async start(spec) {
-    const bindPort = await freeLoopbackPort();
-    const rpcPort = await freeLoopbackPort();
-    const agent = await SerfAgent.start({ name: spec.name, bindPort, rpcPort, statsdAddr: spec.statsdAddr, tags: spec.tags, reaper: spec.reaper, profile: 'lan', parentDir: spec.dir, dieWithParent: spec.dieWithParent });
+    // a port found free can be taken before the agent binds it (by another node process's agent
+    // or any outgoing connection: both come from the ephemeral range): start again on new ports
+    let agent: SerfAgent, bindPort: number, rpcPort: number;
+    for (let attempt = 1; ; attempt++) {
+      bindPort = await freeLoopbackPort();
+      rpcPort = await freeLoopbackPort();
+      try {
+        agent = await SerfAgent.start({ name: spec.name, bindPort, rpcPort, statsdAddr: spec.statsdAddr, tags: spec.tags, reaper: spec.reaper, profile: 'lan', parentDir: spec.dir, dieWithParent: spec.dieWithParent });
+        break;
+      } catch (e) {
+        if (attempt >= 5 || !/address already in use/.test(String((e as Error)?.message))) throw e;
+      }
+    }
     return new SerfBlackBox(agent, [bindPort, rpcPort]);
   },
 };
