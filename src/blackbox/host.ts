@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import type { Bootstrap, ProtocolDefinition } from '../contract/protocol.ts';
 import { UNROUTABLE } from '../contract/protocol.ts';
 import { Rng } from '../harness/rng.ts';
-import { MAX_REQUEST_FRAME, fatal, nodeStream, sendToCoordinator as send } from '../live/host-common.ts';
+import { MAX_REQUEST_FRAME, enterPidsCgroup, fatal, nodeStream, sendToCoordinator as send } from '../live/host-common.ts';
 import type { NodeInit, NodeStats, Report, ToNode } from '../live/ipc.ts';
 import { R_DOWN, R_SHARD, R_UP } from '../live/ipc.ts';
 import { HELLO_LOADGEN, fallbackRunToken, parseHello, startServer, tokenBytes, type Conn, type ConnHandler, type TransportServer } from '../live/transport.ts';
@@ -174,9 +174,7 @@ class BlackBoxHost {
     // libuv's threadpool must exist before the pids cgroup caps this process (node-host.ts)
     await fsp.readFile('/proc/self/status');
     if (init.cgroup) {
-      writeFileSync(`${init.cgroup}/cgroup.procs`, String(process.pid));
-      const leaf = init.cgroup.split('/').slice(-2).join('/');
-      if (!readFileSync('/proc/self/cgroup', 'utf8').includes(leaf)) throw new Error(`node ${init.id}: did not enter ${init.cgroup}`);
+      enterPidsCgroup(init.cgroup, init.id);
     }
     host.#server = await startServer(init.transport, (c) => host.#accept(c), init.uwsBinary ?? undefined, init.bindHost);
     const gossipPort = Number(agent.joinAddr.slice(agent.joinAddr.lastIndexOf(':') + 1));

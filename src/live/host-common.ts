@@ -3,6 +3,7 @@
  * and the process-wide count of open WebSocket connections (a SharedArrayBuffer, so a Worker's
  * connect is checked against the node's fd budget synchronously, as the contract requires).
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Rng } from '../harness/rng.ts';
 import type { FromNode } from './ipc.ts';
@@ -136,4 +137,21 @@ export function fatal(e: unknown): void {
     process.exit(1);
   }
   setTimeout(() => process.exit(1), 500);
+}
+
+/**
+ * Moves this process into its pids cgroup (`dir`, the run's node-N directory) and checks the
+ * move on the pids controller's own line of /proc/self/cgroup (v1 `N:pids:/…`, v2 `0::/…`): the
+ * node's cpu and memory cgroups carry the same leaf name, so any other line would also match.
+ */
+export function enterPidsCgroup(dir: string, node: number): void {
+  writeFileSync(`${dir}/cgroup.procs`, String(process.pid));
+  const leaf = dir.split('/').slice(-2).join('/');
+  const mine = readFileSync('/proc/self/cgroup', 'utf8');
+  const entered = mine.split('\n').some((line) => {
+    const [, controllers, path] = line.split(':');
+    const pidsLine = controllers !== undefined && (controllers === '' || controllers.split(',').includes('pids'));
+    return pidsLine && path !== undefined && path.endsWith(`/${leaf}`);
+  });
+  if (!entered) throw new Error(`node ${node}: entered ${dir} but /proc/self/cgroup says:\n${mine}`);
 }

@@ -23,7 +23,7 @@
  *   wrong shape or size is counted (`badFrames`) and dropped, never fatal: a stray or hostile
  *   local process cannot end a run.
  */
-import { readFileSync, writeFileSync, promises as fsp } from 'node:fs';
+import { readFileSync, promises as fsp } from 'node:fs';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type {
@@ -41,7 +41,7 @@ import type {
 } from '../contract/protocol.ts';
 import { Rng } from '../harness/rng.ts';
 import { BackendDelay } from './backend-delay.ts';
-import { C_BAD, C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, COUNTER_SLOTS, DropFilter, MAX_REQUEST_FRAME, SocketBudget, fatal, filterStream, memoEncoder, nodeStream, runClock, sendToCoordinator as send } from './host-common.ts';
+import { C_BAD, C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, COUNTER_SLOTS, DropFilter, MAX_REQUEST_FRAME, SocketBudget, fatal, enterPidsCgroup, filterStream, memoEncoder, nodeStream, runClock, sendToCoordinator as send } from './host-common.ts';
 import type { FromWorker, NodeInit, NodeStats, Report, ToNode, ToWorker, WorkerInit } from './ipc.ts';
 import { R_COUNT, R_DOWN, R_LIMIT, R_ROUTE, R_SHARD, R_UP } from './ipc.ts';
 import { HELLO_LOADGEN, HELLO_PEER, Link, fallbackRunToken, helloFrame, parseHello, startServer, tokenBytes, type Conn, type ConnHandler, type TransportServer } from './transport.ts';
@@ -149,10 +149,7 @@ class NodeHost implements NodeContext<any>, Reporter {
     // cgroup caps this process's tasks, or the process aborts when it first needs it
     await fsp.readFile('/proc/self/status');
     if (init.cgroup) {
-      writeFileSync(`${init.cgroup}/cgroup.procs`, String(process.pid));
-      const mine = readFileSync('/proc/self/cgroup', 'utf8');
-      const leaf = init.cgroup.split('/').slice(-2).join('/');
-      if (!mine.includes(leaf)) throw new Error(`node ${init.id}: entered ${init.cgroup} but /proc/self/cgroup says:\n${mine}`);
+      enterPidsCgroup(init.cgroup, init.id);
     }
     const host = new NodeHost(def, init);
     host.#server = await startServer(init.transport, (c) => host.#accept(c), init.uwsBinary ?? undefined, init.bindHost);
