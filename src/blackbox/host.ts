@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import type { Bootstrap, ProtocolDefinition } from '../contract/protocol.ts';
 import { UNROUTABLE } from '../contract/protocol.ts';
 import { Rng } from '../harness/rng.ts';
-import { MAX_REQUEST_FRAME, enterPidsCgroup, fatal, nodeStream, sendToCoordinator as send } from '../live/host-common.ts';
+import { MAX_REQUEST_FRAME, ReportBatch, enterPidsCgroup, fatal, nodeStream, sendToCoordinator as send } from '../live/host-common.ts';
 import type { NodeInit, NodeStats, Report, ToNode } from '../live/ipc.ts';
 import { R_DOWN, R_SHARD, R_UP } from '../live/ipc.ts';
 import { HELLO_LOADGEN, fallbackRunToken, parseHello, startServer, tokenBytes, type Conn, type ConnHandler, type TransportServer } from '../live/transport.ts';
@@ -130,8 +130,7 @@ class BlackBoxHost {
   readonly #members = new Set<number>();
   #shardCluster: Int32Array = new Int32Array(0);
   #shardVersion: Uint32Array = new Uint32Array(0);
-  #reports: Report[] = [];
-  #flushScheduled = false;
+  readonly #reports = new ReportBatch();
   #sockets = 0;
   #socketsPeak = 0;
   #requestsAnswered = 0;
@@ -316,18 +315,10 @@ class BlackBoxHost {
 
   #rep(r: Report): void {
     this.#reports.push(r);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => this.#flush());
-    }
   }
 
   #flush(): void {
-    this.#flushScheduled = false;
-    if (this.#reports.length === 0) return;
-    const r = this.#reports;
-    this.#reports = [];
-    send({ k: 'rep', r });
+    this.#reports.flush();
   }
 
   #exit(): void {

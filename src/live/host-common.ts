@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Rng } from '../harness/rng.ts';
-import type { FromNode } from './ipc.ts';
+import type { FromNode, Report } from './ipc.ts';
 
 /** Milliseconds since the coordinator's t0, read from this process's clock; never decreases. */
 export function runClock(t0Epoch: number): () => number {
@@ -154,4 +154,29 @@ export function enterPidsCgroup(dir: string, node: number): void {
     return pidsLine && path !== undefined && path.endsWith(`/${leaf}`);
   });
   if (!entered) throw new Error(`node ${node}: entered ${dir} but /proc/self/cgroup says:\n${mine}`);
+}
+
+/**
+ * A node's reports to the coordinator, batched: every report made in one turn of the event loop
+ * leaves in one `rep` message (the coordinator stamps the time on arrival), or at once on flush().
+ */
+export class ReportBatch {
+  #reports: Report[] = [];
+  #scheduled = false;
+
+  push(r: Report): void {
+    this.#reports.push(r);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#reports.length === 0) return;
+    const r = this.#reports;
+    this.#reports = [];
+    sendToCoordinator({ k: 'rep', r });
+  }
 }

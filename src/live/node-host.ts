@@ -41,7 +41,7 @@ import type {
 } from '../contract/protocol.ts';
 import { Rng } from '../harness/rng.ts';
 import { BackendDelay } from './backend-delay.ts';
-import { C_BAD, C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, COUNTER_SLOTS, DropFilter, MAX_REQUEST_FRAME, SocketBudget, fatal, enterPidsCgroup, filterStream, memoEncoder, nodeStream, runClock, sendToCoordinator as send } from './host-common.ts';
+import { C_BAD, C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, COUNTER_SLOTS, DropFilter, MAX_REQUEST_FRAME, ReportBatch, SocketBudget, fatal, enterPidsCgroup, filterStream, memoEncoder, nodeStream, runClock, sendToCoordinator as send } from './host-common.ts';
 import type { FromWorker, NodeInit, NodeStats, Report, ToNode, ToWorker, WorkerInit } from './ipc.ts';
 import { R_COUNT, R_DOWN, R_LIMIT, R_ROUTE, R_SHARD, R_UP } from './ipc.ts';
 import { HELLO_LOADGEN, HELLO_PEER, Link, fallbackRunToken, helloFrame, parseHello, startServer, tokenBytes, type Conn, type ConnHandler, type TransportServer } from './transport.ts';
@@ -127,8 +127,7 @@ class NodeHost implements NodeContext<any>, Reporter {
   #membership: readonly number[] = [];
   #now: () => number = () => 0;
   #t0Epoch = 0;
-  #reports: Report[] = [];
-  #flushScheduled = false;
+  readonly #reports = new ReportBatch();
   #stopping = false;
   // counters of the main loop (Workers keep theirs in shared memory)
   #msgs = 0;
@@ -286,18 +285,10 @@ class NodeHost implements NodeContext<any>, Reporter {
 
   #rep(r: Report): void {
     this.#reports.push(r);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => this.#flush());
-    }
   }
 
   #flush(): void {
-    this.#flushScheduled = false;
-    if (this.#reports.length === 0) return;
-    const r = this.#reports;
-    this.#reports = [];
-    send({ k: 'rep', r });
+    this.#reports.flush();
   }
 
   get report(): Reporter {
