@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import type { Bootstrap, ProtocolDefinition } from '../contract/protocol.ts';
 import { UNROUTABLE } from '../contract/protocol.ts';
 import { Rng } from '../harness/rng.ts';
-import { MAX_REQUEST_FRAME, ReportBatch, enterPidsCgroup, fatal, nodeStream, sendToCoordinator as send } from '../live/host-common.ts';
+import { ReportBatch, enterPidsCgroup, fatal, nodeStream, routeRequestFrame, sendToCoordinator as send } from '../live/host-common.ts';
 import type { NodeInit, NodeStats, Report, ToNode } from '../live/ipc.ts';
 import { R_DOWN, R_SHARD, R_UP } from '../live/ipc.ts';
 import { HELLO_LOADGEN, fallbackRunToken, parseHello, startServer, tokenBytes, type Conn, type ConnHandler, type TransportServer } from '../live/transport.ts';
@@ -398,23 +398,17 @@ class BlackBoxHost {
   /** Load-generator requests: (id u32, shard u32)… → (id u32, cluster i32)…, from this node's map. */
   #answer(conn: Conn, b: Uint8Array): void {
     if (!this.#started || this.#stopping) return;
-    if (b.length === 0 || b.length % 8 !== 0 || b.length > MAX_REQUEST_FRAME) {
+    const sc = this.#shardCluster;
+    const routed = routeRequestFrame(b, (shard) => (shard < sc.length ? sc[shard] : UNROUTABLE));
+    if (!routed) {
       this.#badFrames++;
       return;
     }
-    const n = b.length >>> 3;
-    const inV = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const out = new Uint8Array(n * 8);
-    const outV = new DataView(out.buffer);
-    for (let i = 0; i < n; i++) {
-      const shard = inV.getUint32(i * 8 + 4, true);
-      outV.setUint32(i * 8, inV.getUint32(i * 8, true), true);
-      outV.setInt32(i * 8 + 4, shard < this.#shardCluster.length ? this.#shardCluster[shard] : UNROUTABLE, true);
-    }
     this.#backend.after(() => {
       if (!conn.isOpen) return;
-      this.#requestsAnswered += n;
-      conn.send(out);
+      this.#requestsAnswered += routed.n;
+      conn.send(routed.out);
     });
   }
+
 }

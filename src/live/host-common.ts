@@ -180,3 +180,20 @@ export class ReportBatch {
     sendToCoordinator({ k: 'rep', r });
   }
 }
+
+/**
+ * Routes one load-generator frame, (id u32, shard u32)… → (id u32, cluster i32)…, with `lookup`;
+ * null for a misshapen frame (empty, not whole records, or over MAX_REQUEST_FRAME).
+ */
+export function routeRequestFrame(b: Uint8Array, lookup: (shard: number) => number): { n: number; out: Uint8Array } | null {
+  if (b.length === 0 || b.length % 8 !== 0 || b.length > MAX_REQUEST_FRAME) return null;
+  const n = b.length >>> 3;
+  const inV = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const out = new Uint8Array(n * 8);
+  const outV = new DataView(out.buffer);
+  for (let i = 0; i < n; i++) {
+    outV.setUint32(i * 8, inV.getUint32(i * 8, true), true);
+    outV.setInt32(i * 8 + 4, lookup(inV.getUint32(i * 8 + 4, true)), true);
+  }
+  return { n, out };
+}

@@ -41,7 +41,7 @@ import type {
 } from '../contract/protocol.ts';
 import { Rng } from '../harness/rng.ts';
 import { BackendDelay } from './backend-delay.ts';
-import { C_BAD, C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, COUNTER_SLOTS, DropFilter, MAX_REQUEST_FRAME, ReportBatch, SocketBudget, fatal, enterPidsCgroup, filterStream, memoEncoder, nodeStream, runClock, sendToCoordinator as send } from './host-common.ts';
+import { C_BAD, C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, COUNTER_SLOTS, DropFilter, ReportBatch, SocketBudget, fatal, enterPidsCgroup, filterStream, memoEncoder, nodeStream, routeRequestFrame, runClock, sendToCoordinator as send } from './host-common.ts';
 import type { FromWorker, NodeInit, NodeStats, Report, ToNode, ToWorker, WorkerInit } from './ipc.ts';
 import { R_COUNT, R_DOWN, R_LIMIT, R_ROUTE, R_SHARD, R_UP } from './ipc.ts';
 import { HELLO_LOADGEN, HELLO_PEER, Link, fallbackRunToken, helloFrame, parseHello, startServer, tokenBytes, type Conn, type ConnHandler, type TransportServer } from './transport.ts';
@@ -490,24 +490,18 @@ class NodeHost implements NodeContext<any>, Reporter {
   #answer(conn: Conn, b: Uint8Array): void {
     const p = this.#protocol;
     if (!p || this.#stopping) return;
-    if (b.length === 0 || b.length % 8 !== 0 || b.length > MAX_REQUEST_FRAME) {
+    const routed = routeRequestFrame(b, (shard) => p.lookup(shard));
+    if (!routed) {
       this.#badFrames++;
       return;
     }
-    const n = b.length >>> 3;
-    const inV = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const out = new Uint8Array(n * 8);
-    const outV = new DataView(out.buffer);
-    for (let i = 0; i < n; i++) {
-      outV.setUint32(i * 8, inV.getUint32(i * 8, true), true);
-      outV.setInt32(i * 8 + 4, p.lookup(inV.getUint32(i * 8 + 4, true)), true);
-    }
     this.#backend.after(() => {
       if (!conn.isOpen) return;
-      this.#requestsAnswered += n;
-      conn.send(out);
+      this.#requestsAnswered += routed.n;
+      conn.send(routed.out);
     });
   }
+
 
   // ---- threads ----------------------------------------------------------------------------
 
