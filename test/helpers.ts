@@ -19,3 +19,11 @@ export function deterministicPart(r: Result): unknown {
   const { machine: _m, sim: _s, ...rest } = r;
   return rest;
 }
+
+/**
+ * Polls `done` every `everyMs` ms until it holds or `tries` polls have passed: process exits and
+ * cgroup removal happen after the call that causes them returns. The caller asserts afterwards.
+ */
+export async function pollUntil(done: () => boolean, tries: number, everyMs: number): Promise<void> {
+  for (let i = 0; i < tries && !done(); i++) await new Promise((r) => setTimeout(r, everyMs));
+}

@@ -2,6 +2,7 @@
 // agents listed in a hosts file. The namespace runs need root and namespaces (skipped with the
 // reason otherwise). Every run checks that nothing it made survives it: processes, cgroups,
 // namespaces, links, qdiscs and nftables rules (a namespace takes its qdiscs and ports with it).
+import { pollUntil } from './helpers.ts';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +23,6 @@ import { ResultSchema, type Result } from '../src/results/schema.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const reason = await netnsUnavailableReason();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const scenario = (name: string, fields: Record<string, unknown>) => parseScenario({ name, description: `live hosts test: ${name}`, ...fields }, name);
 
 describe('sideToHosts: the driver\'s partition side on whole hosts', () => {
@@ -101,7 +101,7 @@ async function live(req: Parameters<typeof resolveRun>[0], hosts: string, extra:
     },
   });
   ResultSchema.parse(r);
-  for (let i = 0; i < 60 && seen.pids.some(processAlive); i++) await sleep(50);
+  await pollUntil(() => !seen.pids.some(processAlive), 60, 50);
   expect(seen.pids.filter(processAlive)).toEqual([]);
   expect(seen.cgroups.filter((d) => existsSync(d))).toEqual([]);
   if (seen.netnsRunId) {
@@ -176,7 +176,7 @@ describe.skipIf(reason !== null)(`--hosts netns:4${reason ? ` — skipped: ${rea
       const left = runLeftovers(info.netnsRunId);
       return info.pids.every((p) => !processAlive(p)) && info.cgroups.every((d) => !existsSync(d)) && left.namespaces.length + left.links.length + left.tables.length === 0;
     };
-    for (let i = 0; i < 150 && !gone(); i++) await sleep(100);
+    await pollUntil(gone, 150, 100);
     expect(info.pids.filter(processAlive)).toEqual([]);
     expect(info.cgroups.filter((d) => existsSync(d))).toEqual([]);
     expect(runLeftovers(info.netnsRunId)).toEqual({ namespaces: [], links: [], tables: [] });

@@ -3,6 +3,7 @@
 // limit; a node held to 0.1 core is throttled; nothing the run made stays in /sys/fs/cgroup, also
 // when the run fails; a black-box node's agent shares its node's cpu and memory cgroups. Two-node
 // fleets (the heartbeat fixture with one hog node; serf), runs of a few seconds. Assertions are on what the kernel did (kills, throttled periods), never on speed.
+import { pollUntil } from './helpers.ts';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -68,7 +69,7 @@ async function live(name: string, durationMs: number, sets: string[]): Promise<{
     },
   });
   ResultSchema.parse(JSON.parse(JSON.stringify(r)));
-  for (let i = 0; i < 40 && seen.pids.some(processAlive); i++) await new Promise((res) => setTimeout(res, 50));
+  await pollUntil(() => !seen.pids.some(processAlive), 40, 50);
   expect(seen.pids.filter(processAlive)).toEqual([]);
   expect(seen.cgroups.filter((d) => existsSync(d))).toEqual([]);
   expect(ourCgroups()).toEqual([]);
@@ -162,7 +163,7 @@ describe('live CPU and memory limits (cgroups)', () => {
     // the pids cgroup holds the host alone: the agent starts before the host enters it (src/blackbox/host.ts)
     for (const procs of seen.pids) expect(procs).toEqual([false]);
     expect(r.live!.framing).toMatch(/the cpu and memory cgroups \(when enforced\) hold both/);
-    for (let i = 0; i < 40 && cgroups.some((d) => existsSync(d)); i++) await new Promise((res) => setTimeout(res, 50));
+    await pollUntil(() => !cgroups.some((d) => existsSync(d)), 40, 50);
     expect(cgroups.filter((d) => existsSync(d))).toEqual([]);
     expect(ourCgroups()).toEqual([]);
   });

@@ -3,6 +3,7 @@
 // simulator; goodput per node within 20 %, messages per node per second within 10 %, and request
 // latency p50 from below (see the note on the suite for why not from above). A short calibration (fewer samples than `fleetbench calibrate`) runs first. Bounded:
 // one live fleet at a time, 8 s each, every process checked gone afterwards.
+import { pollUntil } from './helpers.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,7 +58,7 @@ describe.each([8, 16])('steady, async-multiplexed, N = %i, sim vs live with the 
     let pids: number[] = [];
     const live = await runLive(cfg, { transport: 'ws', onStarted: (i) => (pids = i.pids) });
     ResultSchema.parse(live);
-    for (let i = 0; i < 40 && pids.some(processAlive); i++) await new Promise((r) => setTimeout(r, 50));
+    await pollUntil(() => !pids.some(processAlive), 40, 50);
     expect(pids.filter(processAlive)).toEqual([]);
     expect(live.summary.requests.failed).toBe(0);
     expect(live.summary.requests.total).toBeGreaterThan(5_000);

@@ -1,6 +1,7 @@
 // The live runtime: real node processes, real Workers, real WebSockets on loopback. Small fleets
 // and short runs (the whole file stays within ~90 s on 2 cores); assertions are on behaviour and
 // on counts the protocols fix exactly, never on speed. Bigger runs live in bench/live.ts.
+import { pollUntil } from './helpers.ts';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -33,7 +34,7 @@ async function live(req: Parameters<typeof resolveRun>[0], opts: LiveOptions): P
   expect(r.sim).toBeNull();
   expect(started).not.toBeNull();
   // every child has exited (the reaper may need a moment after its 'done')
-  for (let i = 0; i < 40 && started!.pids.some(processAlive); i++) await new Promise((res) => setTimeout(res, 50));
+  await pollUntil(() => !started!.pids.some(processAlive), 40, 50);
   expect(started!.pids.filter(processAlive)).toEqual([]);
   expect(started!.cgroups.filter((d) => existsSync(d))).toEqual([]);
   return r;
@@ -190,7 +191,7 @@ describe('hygiene', () => {
     expect(info.pids.length).toBe(5); // 3 nodes, the load generator, the reaper
     await new Promise((r) => setTimeout(r, 500)); // the pause (at 100 ms) has happened
     child.kill('SIGKILL');
-    for (let i = 0; i < 100 && (info.pids.some(processAlive) || info.cgroups.some((d) => existsSync(d))); i++) await new Promise((r) => setTimeout(r, 100));
+    await pollUntil(() => !info.pids.some(processAlive) && !info.cgroups.some((d) => existsSync(d)), 100, 100);
     expect(info.pids.filter(processAlive)).toEqual([]);
     expect(info.cgroups.filter((d) => existsSync(d))).toEqual([]);
   });

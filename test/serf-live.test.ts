@@ -2,6 +2,7 @@
 // process supervises a real `serf agent`. N = 16, short scenarios (the file stays within ~90 s on
 // 2 cores); bounds come from memberlist's LAN parameters, never from speed. Skips, naming the
 // reason, where serf does not run.
+import { pollUntil } from './helpers.ts';
 import { readFileSync, readdirSync, readlinkSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -67,7 +68,7 @@ async function live(req: RunRequest): Promise<Result> {
   expect(agents.length).toBe(r.live!.nodes.length);
   for (const a of agents) expect(a.ports).toHaveLength(2);
   const pids = [...started!.pids, ...agents.map((a) => a.pid)];
-  for (let i = 0; i < 60 && pids.some(processAlive); i++) await new Promise((res) => setTimeout(res, 50));
+  await pollUntil(() => !pids.some(processAlive), 60, 50);
   expect(pids.filter(processAlive)).toEqual([]);
   expect(started!.cgroups.filter((d) => existsSync(d))).toEqual([]);
   const busy: number[] = [];
@@ -154,7 +155,7 @@ describe.skipIf(SERF !== null)(`serf agents and a SIGKILLed coordinator${SERF ? 
       await new Promise((r) => setTimeout(r, 500)); // the pause (at 100 ms) has happened
       child.kill('SIGKILL');
       const pids = [...info.pids, ...agents.map((a) => a.pid)];
-      for (let i = 0; i < 100 && (pids.some(processAlive) || info.cgroups.some((d) => existsSync(d))); i++) await new Promise((r) => setTimeout(r, 100));
+      await pollUntil(() => !pids.some(processAlive) && !info.cgroups.some((d) => existsSync(d)), 100, 100);
       expect(pids.filter(processAlive)).toEqual([]);
       expect(info.cgroups.filter((d) => existsSync(d))).toEqual([]);
       expect(agents.map((a) => a.cwd).filter((d) => existsSync(d))).toEqual([]);
@@ -174,10 +175,10 @@ describe('a node\'s second process (a black-box agent)', () => {
       const driver = { cfg: { network: { lossRate: 0 } } } as unknown as FleetDriver;
       const backend = new LiveBackend(driver, [node], {} as LiveSampler, { fail: () => {}, ended: () => false, toLoadgen: () => {}, leaveGraceMs: 0 });
       backend.pause(0);
-      for (let i = 0; i < 40 && procState(agent.pid!) !== 'T'; i++) await new Promise((r) => setTimeout(r, 25));
+      await pollUntil(() => procState(agent.pid!) === 'T', 40, 25);
       expect([signals, procState(agent.pid!)]).toEqual([['SIGSTOP'], 'T']);
       backend.resume(0);
-      for (let i = 0; i < 40 && procState(agent.pid!) === 'T'; i++) await new Promise((r) => setTimeout(r, 25));
+      await pollUntil(() => procState(agent.pid!) !== 'T', 40, 25);
       expect(signals).toEqual(['SIGSTOP', 'SIGCONT']);
       expect(procState(agent.pid!)).not.toBe('T');
     } finally {
