@@ -129,6 +129,9 @@ describe.skipIf(skip)(`a real serf cluster${because}`, () => {
     // the agent's coalescer holds member events at least its 1 s quiescent period
     expect(r.stream.detectionAllMs[0]).toBeGreaterThan(r.log.detectionAllMs[0]);
     expect(r.traffic.messagesPerNodePerSec).toBeGreaterThan(0);
+    // the oldest agent's age at the fault (validate models the same age): at least the quiet time
+    expect(r.timeline.agentAgeAtFaultMs).toBeGreaterThanOrEqual(1000);
+    expect(r.timeline.agentAgeAtFaultMs).toBeLessThanOrEqual(r.timeline.faultAtMs);
     for (const a of r.agents) {
       expect(alive(a.pid)).toBe(false);
       for (const port of a.ports) expect(await portInUse(port)).toBe(false);

@@ -7,15 +7,15 @@ import { runSim } from '../src/sim/run.ts';
 import { swim } from '../protocols/swim/index.ts';
 import { SwimNode } from '../protocols/swim/node.ts';
 import { ALIVE, DEAD, LEFT, SUSPECT, UNKNOWN } from '../protocols/swim/members.ts';
-import { ACK, GOSSIP, NACK, PING, PING_REQ, U_ALIVE, U_DEAD, U_LEFT, U_SHARD, U_SUSPECT, type SwimMsg } from '../protocols/swim/messages.ts';
-import { suspicionTimeoutMs } from '../protocols/swim/timing.ts';
+import { ACK, GOSSIP, NACK, PING, PING_REQ, PUSH_PULL, U_ALIVE, U_DEAD, U_LEFT, U_SHARD, U_SUSPECT, type SwimMsg } from '../protocols/swim/messages.ts';
+import { pushPullScaleMs, suspicionTimeoutMs } from '../protocols/swim/timing.ts';
 import { SWIM_PARAMS } from '../protocols/swim/params.ts';
 
 // ---- a fake context: one node, a virtual clock, timers run by `advance` ----------------------
 
 /** `autoAck`: every ping this node sends is acked by its target right after the handler returns. */
-function harness(opts: { self?: NodeId; members?: NodeId[]; params?: Record<string, number | boolean | string>; startAt?: number; autoAck?: boolean } = {}) {
-  let seed = 12345;
+function harness(opts: { self?: NodeId; members?: NodeId[]; params?: Record<string, number | boolean | string>; startAt?: number; autoAck?: boolean; seed?: number } = {}) {
+  let seed = opts.seed ?? 12345;
   const acks: Array<[NodeId, number]> = [];
   const fake = fakeNode<SwimMsg>(swim, {
     self: opts.self ?? 0,
@@ -313,6 +313,42 @@ function scenario(name: string, nodes: number, durationMs: number, events: Scena
 
 const run = (scn: string | Scenario, nodes: number, durationMs: number, sets: string[] = [], seed = 1) =>
   runSim(resolveRun({ protocol: swim, scenario: scn, nodes, durationMs, seed, sets }));
+
+// ---- when the first periodic push-pull comes (memberlist state.go pushPullTrigger) --------------
+
+describe('swim push-pull schedule', () => {
+  const interval = SWIM_PARAMS.pushPullIntervalMs.default as number;
+  /** when each of `seeds` nodes (of `n` members) first sent a periodic push-pull, ms after start */
+  function firstPushPulls(start: string, n: number, seeds: number): number[] {
+    const out: number[] = [];
+    for (let s = 0; s < seeds; s++) {
+      const h = harness({ members: Array.from({ length: n }, (_, i) => i), params: { pushPullStart: start, reconnectIntervalMs: 0 }, autoAck: true, seed: 1000 + s });
+      const horizon = interval + pushPullScaleMs(interval, n);
+      let at = -1;
+      for (let t = 0; t < horizon && at < 0; t += 100) {
+        const before = h.sent.length;
+        h.advance(100);
+        if (h.sent.slice(before).some((x) => x.msg.t === PUSH_PULL)) at = h.now;
+      }
+      out.push(at);
+    }
+    return out;
+  }
+  // steady: a long-running member's phase is uniform over the scaled interval; agent-start: a
+  // stagger in [0, interval), then the scaled interval — never before one scaled interval
+  it.each([
+    { start: 'steady', n: 8, from: 0, to: pushPullScaleMs(interval, 8) },
+    { start: 'agent-start', n: 8, from: pushPullScaleMs(interval, 8), to: interval + pushPullScaleMs(interval, 8) },
+    { start: 'agent-start', n: 64, from: pushPullScaleMs(interval, 64), to: interval + pushPullScaleMs(interval, 64) },
+  ])('swim_first_push_pull_with_pushPullStart_$start_at_n_$n_falls_in_its_window', ({ start, n, from, to }) => {
+    const times = firstPushPulls(start, n, 12);
+    expect(new Set(times).size).toBeGreaterThan(6); // the stagger differs per node
+    for (const t of times) {
+      expect(t).toBeGreaterThanOrEqual(from);
+      expect(t).toBeLessThanOrEqual(to + 100);
+    }
+  });
+});
 
 describe('swim in the simulator', () => {
   it('swim_messages_per_member_per_period_stay_flat_as_N_grows (piggyback only, as the paper)', async () => {

@@ -96,6 +96,8 @@ export class SwimNode implements NodeProtocol<SwimMsg> {
 
   // joining
   #joinPending = false;
+  /** pushPullStart=agent-start: the first T_PUSH_PULL only ends memberlist's stagger */
+  #pushPullStaggering = false;
   #joinTimer: TimerId = -1;
   #bootMembers: readonly NodeId[] = [];
 
@@ -146,7 +148,13 @@ export class SwimNode implements NodeProtocol<SwimMsg> {
     // memberlist staggers every ticker by a random fraction of its interval
     ctx.setTimer(ctx.random() * cfg.probeIntervalMs, T_PROBE);
     if (cfg.gossipIntervalMs > 0) ctx.setTimer(ctx.random() * cfg.gossipIntervalMs, T_GOSSIP);
-    if (cfg.pushPullIntervalMs > 0) ctx.setTimer(ctx.random() * pushPullScaleMs(cfg.pushPullIntervalMs, this.#m.known), T_PUSH_PULL);
+    if (cfg.pushPullIntervalMs > 0) {
+      // steady: a uniform phase of the scaled interval (a long-running member); agent-start:
+      // memberlist pushPullTrigger — a stagger in [0, interval), then the scaled interval
+      this.#pushPullStaggering = cfg.pushPullStart === 'agent-start';
+      const span = this.#pushPullStaggering ? cfg.pushPullIntervalMs : pushPullScaleMs(cfg.pushPullIntervalMs, this.#m.known);
+      ctx.setTimer(ctx.random() * span, T_PUSH_PULL);
+    }
     if (cfg.reconnectIntervalMs > 0) ctx.setTimer(ctx.random() * cfg.reconnectIntervalMs, T_RECONNECT);
   }
 
@@ -292,6 +300,11 @@ export class SwimNode implements NodeProtocol<SwimMsg> {
 
   #onPushPullTick(): void {
     const cfg = this.#cfg, m = this.#m;
+    if (this.#pushPullStaggering) {
+      this.#pushPullStaggering = false;
+      this.#ctx.setTimer(pushPullScaleMs(cfg.pushPullIntervalMs, m.known), T_PUSH_PULL);
+      return;
+    }
     const t = m.randomMember(isAlive);
     if (t >= 0) this.#sendPushPull(t, false, false);
     this.#ctx.setTimer(pushPullScaleMs(cfg.pushPullIntervalMs, m.known), T_PUSH_PULL);

@@ -73,6 +73,12 @@ export const SWIM_PARAMS = {
     description: 'full state exchange with one random member, scaled by pushPullScale above 32 nodes; 0 = only on join',
     source: 'memberlist config.go DefaultLANConfig PushPullInterval = 30 s; scaling util.go pushPullScale',
   },
+  pushPullStart: {
+    default: 'steady',
+    choices: ['steady', 'agent-start'],
+    description: "when a node's first periodic push-pull comes. steady: at a uniform phase of the interval, as in a fleet that has run for a while (the fleet starts converged); agent-start: memberlist's schedule for a process just started — a stagger uniform in [0, pushPullIntervalMs), then the scaled interval, so none in its first 30 s",
+    source: 'memberlist state.go pushPullTrigger (a random stagger, then time.After(pushPullScale(interval, n)) each round)',
+  },
   reconnectIntervalMs: {
     default: 30_000,
     unit: 'ms',
@@ -130,6 +136,7 @@ export interface SwimConfig {
   awarenessMaxMultiplier: number;
   udpBufferBytes: number;
   probeOrder: 'round-robin' | 'random';
+  pushPullStart: 'steady' | 'agent-start';
   lifeguard: boolean;
 }
 

@@ -75,7 +75,13 @@ export interface ClusterRunResult {
   stream: BeliefFigures;
   /** memberlist's own counters over [settled, end], per live agent per second */
   traffic: { messagesPerNodePerSec: number; bytesPerNodePerSec: number; windowMs: number; nodeSeconds: number; totals: MemberlistTraffic };
-  timeline: { convergedAtMs: number; faultAtMs: number; endAtMs: number };
+  /**
+   * Run-relative times; `agentAgeAtFaultMs` is how long the oldest agent had run at the fault (from
+   * its RPC answering: memberlist is created just before) —
+   * memberlist schedules its first push-pull 30–60 s after start (state.go pushPullTrigger), so a
+   * young cluster has had none (validate runs the model at the same age).
+   */
+  timeline: { convergedAtMs: number; faultAtMs: number; endAtMs: number; agentAgeAtFaultMs: number };
   /** why detection took what it took: the agents' own account (where the adapter gives it) */
   diagnostics: {
     /** per crashed member: ms from the crash to each survivor's first own failed probe of it */
@@ -288,7 +294,7 @@ export async function runCluster(opts: ClusterRunOptions): Promise<ClusterRunRes
         nodeSeconds,
         totals: totals!,
       },
-      timeline: { convergedAtMs, faultAtMs, endAtMs },
+      timeline: { convergedAtMs, faultAtMs, endAtMs, agentAgeAtFaultMs: faultAtMs - Math.min(...members.slice(0, n).map((m) => m.aliveFromMs)) },
       diagnostics: {
         ownSuspicionMs: Object.fromEntries(ownSuspicion),
         declared,

@@ -21,10 +21,16 @@ export interface ModelRun {
    * like for like.
    */
   withoutReshards?: boolean;
+  /** move the scenario's one fault (crash or add) to this time: the real clusters' age at theirs */
+  faultAtMs?: number;
 }
 
 export async function runModel(run: ModelRun): Promise<Result> {
   const loaded = loadScenario(run.scenario);
-  const scenario = run.withoutReshards ? { ...loaded, reshards: { perSec: 0, fromMs: 0 } } : loaded;
+  let scenario = run.withoutReshards ? { ...loaded, reshards: { perSec: 0, fromMs: 0 } } : loaded;
+  if (run.faultAtMs !== undefined) {
+    const at = Math.round(run.faultAtMs);
+    scenario = { ...scenario, events: scenario.events.map((e) => (e.type === 'crash' || e.type === 'add' ? { ...e, atMs: at } : e)) };
+  }
   return runSim(resolveRun({ protocol: run.protocol, scenario, nodes: run.nodes, seed: run.seed, durationMs: run.durationMs, sets: run.sets }));
 }

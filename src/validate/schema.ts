@@ -37,6 +37,8 @@ const ModelTrialSchema = z.object({
   falsePositives: z.number(),
   messagesPerNodePerSec: z.number(),
   bytesPerNodePerSec: z.number(),
+  /** when the model's fault happened, ms after its fleet booted (absent in older files: the scenario's) */
+  faultAtMs: z.number().optional(),
 });
 
 const RealTrialSchema = z.object({
@@ -50,6 +52,8 @@ const RealTrialSchema = z.object({
   messagesPerNodePerSec: z.number(),
   bytesPerNodePerSec: z.number(),
   windowMs: z.number(),
+  /** how long the oldest agent had run at the fault (absent in older files) */
+  agentAgeAtFaultMs: z.number().optional(),
   /** absent in files written before diagnostics were collected */
   diagnostics: z
     .object({

@@ -57,7 +57,18 @@ export interface ValidateOptions {
   onProgress?: (line: string) => void;
 }
 
-export const DEFAULT_SETS = ['lifeguard=true'];
+/**
+ * lifeguard: memberlist always has it. pushPullStart=agent-start: real agents are started for each
+ * trial, so their push-pull timers run from agent start (memberlist pushPullTrigger), not at the
+ * steady phase the model gives a long-running fleet.
+ */
+export const DEFAULT_SETS = ['lifeguard=true', 'pushPullStart=agent-start'];
+
+/** When the scenario's one fault (crash or add) happens, ms. */
+export function faultTimeOf(scenario: string): number {
+  const e = loadScenario(scenario).events.find((x) => x.type === 'crash' || x.type === 'add');
+  return e?.atMs ?? 0;
+}
 
 export function faultOf(scenario: string): ClusterFault & { kind: 'crash' | 'join' } {
   const s = loadScenario(scenario);
@@ -124,30 +135,6 @@ export async function validate(opts: ValidateOptions): Promise<ValidateDoc> {
   const model: ModelTrial[] = [];
   const real: RealTrial[] = [];
   const failedTrials: { scenario: string; n: number; seed: number; error: string }[] = [];
-  for (const n of opts.nodes) {
-    for (const scenario of opts.scenarios) {
-      for (let i = 0; i < opts.modelTrials; i++) {
-        const seed = opts.seed + i;
-        const r = await runModel({ protocol: opts.protocol, scenario, nodes: n, seed, durationMs: opts.modelDurationMs, sets: opts.sets, withoutReshards: true });
-        const mem = r.summary.membership;
-        model.push({
-          scenario,
-          fault: faults.get(scenario)!.kind,
-          n,
-          seed,
-          detectionFirstMs: mem.detectionMs.first,
-          detectionAllMs: mem.detectionMs.all,
-          joinMs: mem.joinConvergenceMs,
-          undetectedCrashes: mem.undetectedCrashes,
-          unconvergedJoins: mem.unconvergedJoins,
-          falsePositives: mem.falsePositives,
-          messagesPerNodePerSec: r.summary.messages.perNodePerSec,
-          bytesPerNodePerSec: r.summary.messages.bytesPerNodePerSec,
-        });
-      }
-      progress(`model ${opts.protocol} ${scenario} n=${n}: ${opts.modelTrials} trials`);
-    }
-  }
   if (opts.realFrom) {
     for (const n of opts.nodes) {
       for (const scenario of opts.scenarios) {
@@ -184,6 +171,7 @@ export async function validate(opts: ValidateOptions): Promise<ValidateDoc> {
             messagesPerNodePerSec: r.traffic.messagesPerNodePerSec,
             bytesPerNodePerSec: r.traffic.bytesPerNodePerSec,
             windowMs: r.traffic.windowMs,
+            agentAgeAtFaultMs: r.timeline.agentAgeAtFaultMs,
             diagnostics: r.diagnostics,
             loadavg: r.loadavg,
           });
@@ -196,6 +184,35 @@ export async function validate(opts: ValidateOptions): Promise<ValidateDoc> {
   } finally {
     reaper.close();
   }
+  for (const n of opts.nodes) {
+    for (const scenario of opts.scenarios) {
+      // the model's fault at the real clusters' median age at theirs: memberlist's timers run
+      // from agent start (its first push-pull 30–60 s later), so a young cluster is modelled young
+      const ages = real.filter((t) => t.n === n && t.scenario === scenario && t.agentAgeAtFaultMs !== undefined).map((t) => t.agentAgeAtFaultMs!);
+      const faultAtMs = ages.length ? Math.round(median(ages)!) : undefined;
+      for (let i = 0; i < opts.modelTrials; i++) {
+        const seed = opts.seed + i;
+        const r = await runModel({ protocol: opts.protocol, scenario, nodes: n, seed, durationMs: opts.modelDurationMs, sets: opts.sets, withoutReshards: true, faultAtMs });
+        const mem = r.summary.membership;
+        model.push({
+          scenario,
+          fault: faults.get(scenario)!.kind,
+          n,
+          seed,
+          detectionFirstMs: mem.detectionMs.first,
+          detectionAllMs: mem.detectionMs.all,
+          joinMs: mem.joinConvergenceMs,
+          undetectedCrashes: mem.undetectedCrashes,
+          unconvergedJoins: mem.unconvergedJoins,
+          falsePositives: mem.falsePositives,
+          messagesPerNodePerSec: r.summary.messages.perNodePerSec,
+          bytesPerNodePerSec: r.summary.messages.bytesPerNodePerSec,
+          faultAtMs: faultAtMs ?? faultTimeOf(scenario),
+        });
+      }
+      progress(`model ${opts.protocol} ${scenario} n=${n}: ${opts.modelTrials} trials, fault at ${((faultAtMs ?? faultTimeOf(scenario)) / 1000).toFixed(1)} s${faultAtMs === undefined ? " (the scenario's: no real ages)" : ' (the real clusters\' median age)'}`);
+    }
+  }
   const realTrials = opts.realFrom ? Math.max(...opts.nodes.flatMap((n) => opts.scenarios.map((s) => real.filter((t) => t.n === n && t.scenario === s).length))) : opts.realTrials;
   return {
     schema: VALIDATE_SCHEMA,
@@ -206,7 +223,7 @@ export async function validate(opts: ValidateOptions): Promise<ValidateDoc> {
     scenarios: opts.scenarios,
     trials: { model: opts.modelTrials, real: realTrials },
     realFrom: opts.realFrom?.path ?? null,
-    modelScenarioChanges: 'reshards removed (perSec 0); duration 60 s',
+    modelScenarioChanges: "reshards removed (perSec 0); duration 60 s; the fault at the real clusters' median agent age at theirs (model trials' faultAtMs)",
     aggregation: 'per trial nearest-rank percentiles; p50 rows = median of trial p50s, p99 rows = max of trial p99s; counts and rates = mean per trial',
     createdAt: new Date().toISOString(),
     wallMs: performance.now() - t0,
