@@ -1,6 +1,7 @@
 // The live runtime's CPU and memory limits, enforced by the kernel (src/live/cgroup.ts): a node
 // that allocates past its memory cgroup's limit is OOM-killed and reported as hitting the memory
-// limit; a node held to 0.1 core is throttled; nothing the run made stays in /sys/fs/cgroup, also
+// limit; a node held to 0.1 core is throttled, and one throttled all along is reported as hitting the
+// cpu limit while an idle one is not; nothing the run made stays in /sys/fs/cgroup, also
 // when the run fails; a black-box node's agent shares its node's cpu and memory cgroups. Two-node
 // fleets (the heartbeat fixture with one hog node; serf), runs of a few seconds. Assertions are on what the kernel did (kills, throttled periods), never on speed.
 import { pollUntil } from './helpers.ts';
@@ -123,6 +124,30 @@ describe('live CPU and memory limits (cgroups)', () => {
     // throttled, not killed: the node ran to the end
     expect(r.live!.nodes[0].end).toBe('running');
     expect(r.summary.limitsHit.filter((l) => l.limit === 'memory')).toEqual([]);
+  });
+
+  // The cpu limit hit, by the rule both runtimes share (src/sim/host.ts): a sample window (1 s) in
+  // which the kernel throttled the node's cgroup in every CFS period wholly inside it.
+  it.skipIf(reason !== null)(`a node spinning under a 0.1-core quota hits its cpu limit; an idle node under the same quota does not${skipped}`, async () => {
+    // node 0 spins 200 ms at a time with 1 ms between: it wants ~1 core all along and may have 0.1.
+    // No requests: the default 1,000/s would cost each node about its whole 0.1 core (ws, ~100 µs each)
+    const { r } = await live('cpu-spinner', 3000, ['limits.coresPerNode=0.1', 'fleet.requestsPerSec=0', 'hogNode=0', 'burnMs=200', 'hogTickMs=1']);
+    expect(r.run.limits.enforcement).toMatchObject({ cpu: 'cgroup' });
+    const cpu = r.summary.limitsHit.filter((l) => l.limit === 'cpu');
+    expect(cpu, JSON.stringify(r.live!.nodes.map((n) => n.cgroup?.cpu))).toEqual([expect.objectContaining({ limit: 'cpu', nodes: 1 })]);
+    expect(cpu[0].firstAtMs).toBeGreaterThan(0);
+    expect(cpu[0].firstAtMs).toBeLessThanOrEqual(3000);
+    // the spinner alone: node 1 only heartbeats
+    const [spinner, idle] = r.live!.nodes.map((n) => n.cgroup!.cpu!);
+    expect(spinner.throttledPeriods).toBeGreaterThan(idle.throttledPeriods);
+    expect(r.live!.nodes[0].end).toBe('running');
+  });
+
+  it.skipIf(reason !== null)(`idle nodes under a 0.1-core quota hit no cpu limit${skipped}`, async () => {
+    // heartbeats only (no requests): far under 0.1 core, so at most a throttled period now and then
+    const { r } = await live('cpu-idle', 3000, ['limits.coresPerNode=0.1', 'fleet.requestsPerSec=0', 'hogNode=-1']);
+    expect(r.run.limits.enforcement).toMatchObject({ cpu: 'cgroup' });
+    expect(r.summary.limitsHit.filter((l) => l.limit === 'cpu'), JSON.stringify(r.live!.nodes.map((n) => n.cgroup?.cpu))).toEqual([]);
   });
 
   it.skipIf(reason !== null)(`a run that fails at start-up (every node OOM-killed) leaves no cgroup behind${skipped}`, async () => {
