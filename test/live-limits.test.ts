@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { resolveRun } from '../src/harness/run-config.ts';
 import { parseScenario } from '../src/harness/scenario.ts';
-import { controllerUnavailableReason } from '../src/live/cgroup.ts';
+import { controllerUnavailableReason, cpuSaturatedLive } from '../src/live/cgroup.ts';
 import { runLive } from '../src/live/coordinator.ts';
 import { processAlive } from '../src/live/procfs.ts';
 import { ResultSchema, type Result } from '../src/results/schema.ts';
@@ -79,6 +79,22 @@ async function live(name: string, durationMs: number, sets: string[]): Promise<{
 
 const reason = controllerUnavailableReason('cpu') ?? controllerUnavailableReason('memory') ?? controllerUnavailableReason('pids');
 const skipped = reason ? ` — skipped: ${reason}` : '';
+
+describe('the live cpu limit rule: throttled in every CFS period wholly inside the sample window', () => {
+  const stat = (throttledPeriods: number) => ({ periods: throttledPeriods, throttledPeriods, throttledMs: 0 });
+  // 100 ms periods; a window of W ms holds at least ⌊W / 100⌋ − 1 whole periods (≥ 1)
+  it.each([
+    ['1 s window, throttled at 9 period ends (every whole period): a hit', 1000, 9, true],
+    ['1 s window, 8 (a whole period not throttled): none', 1000, 8, false],
+    ['1.05 s window, 9: a hit', 1050, 9, true],
+    ['150 ms window, 1: a hit', 150, 1, true],
+    ['50 ms window, none throttled: none', 50, 0, false],
+    ['2 s window, 19: a hit', 2000, 19, true],
+    ['2 s window, 18 (19 whole periods at the least): none', 2000, 18, false],
+  ] as const)('%s', (_name, windowMs, throttled, hit) => {
+    expect(cpuSaturatedLive(stat(5), stat(5 + throttled), windowMs * 1000, 100_000)).toBe(hit);
+  });
+});
 
 describe('live CPU and memory limits (cgroups)', () => {
   it.skipIf(reason !== null)(`a node that allocates past its memory limit is OOM-killed and reported as the memory limit hit${skipped}`, async () => {
