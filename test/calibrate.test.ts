@@ -126,14 +126,12 @@ describe('compareParity: live/sim ratios against issue 11\'s tolerances', () => 
     expect(rows[0].sim).toBe(1000 / 8);
   });
 
-  it('the latency gap splits into the timer lateness and the rest, from the profile (both runtimes hold the client hop)', () => {
-    const withRtt = (r: Result) => ({ ...r, run: { ...r.run, network: { backendRttMs: 1 } } }) as unknown as Result;
-    const p = { network: { latencyMeanMs: { value: 0.12, source: 'x' } }, details: { timer1msWallMs: 1.115 } } as unknown as Parameters<typeof latencyBreakdown>[2];
-    const b = latencyBreakdown(withRtt(result(8, 1000, 1.03, 7)), withRtt(result(8, 1000, 1.5, 7)), p);
-    expect(b.timerLateMs).toBeCloseTo(0.115, 9);
-    expect(b.restMs).toBeCloseTo(1.5 - 1.03 - 0.115, 9);
-    expect(b.simWithTimerMs).toBeCloseTo(1.03 + 0.115, 9);
-    expect(latencyBreakdown(withRtt(result(8, 1000, 1, 7)), withRtt(result(8, 1000, 1.5, 7)), null).restMs).toBeNull();
+  it("the model's latency holds the run's timer lateness; the gap left is live − sim", () => {
+    const withCosts = (r: Result, timerLateMs?: number) => ({ ...r, run: { ...r.run, costs: timerLateMs === undefined ? {} : { timerLateMs } } }) as unknown as Result;
+    const b = latencyBreakdown(withCosts(result(8, 1000, 1.145, 7), 0.115), withCosts(result(8, 1000, 1.5, 7)));
+    expect(b.timerLateMs).toBe(0.115);
+    expect(b.restMs).toBeCloseTo(1.5 - 1.145, 9);
+    expect(latencyBreakdown(withCosts(result(8, 1000, 1, 7)), withCosts(result(8, 1000, 1.5, 7))).timerLateMs).toBe(0);
   });
 
   it("the profile's measured latency becomes --set network.X for both runtimes", () => {

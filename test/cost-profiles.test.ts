@@ -62,7 +62,7 @@ describe('shipped cost profiles', () => {
 describe('bad cost profiles: one line naming the field, exit 2', () => {
   const profile = (costs: unknown, extra: Record<string, unknown> = {}) => ({ schema: COST_PROFILE_SCHEMA, costs, ...extra });
   const cases: Array<[string, unknown, RegExp]> = [
-    ['unknown cost', profile({ bytesPerFibre: 1 }), /costs: Unrecognized key: "bytesPerFibre"; known: baseProcessBytes, .*cpuUsPerWakeup, threadSpawnUs/],
+    ['unknown cost', profile({ bytesPerFibre: 1 }), /costs: Unrecognized key: "bytesPerFibre"; known: baseProcessBytes, .*cpuUsPerWakeup, timerLateMs, threadSpawnUs/],
     ['unknown top-level field', profile({}, { comment: 'x' }), /\(root\): Unrecognized key: "comment"; known: schema, description/],
     ['negative cost', profile({ bytesPerThread: -1 }), /costs\.bytesPerThread: Too small: expected number to be >=0/],
     ['neither a number nor a sourced value', profile({ bytesPerThread: '8 KiB' }), /costs\.bytesPerThread: expected a number ≥ 0 or \{ value, unit\?, source \}/],

@@ -1,6 +1,7 @@
 // The live runtime's CPU and memory limits, enforced by the kernel (src/live/cgroup.ts): a node
 // that allocates past its memory cgroup's limit is OOM-killed and reported as hitting the memory
-// limit; a node held to 0.1 core is throttled; nothing the run made stays in /sys/fs/cgroup, also
+// limit; a node held to 0.1 core is throttled, and one throttled all along is reported as hitting the
+// cpu limit while an idle one is not; nothing the run made stays in /sys/fs/cgroup, also
 // when the run fails; a black-box node's agent shares its node's cpu and memory cgroups. Two-node
 // fleets (the heartbeat fixture with one hog node; serf), runs of a few seconds. Assertions are on what the kernel did (kills, throttled periods), never on speed.
 import { pollUntil } from './helpers.ts';
@@ -11,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { resolveRun } from '../src/harness/run-config.ts';
 import { parseScenario } from '../src/harness/scenario.ts';
-import { controllerUnavailableReason } from '../src/live/cgroup.ts';
+import { controllerUnavailableReason, cpuSaturatedLive } from '../src/live/cgroup.ts';
 import { runLive } from '../src/live/coordinator.ts';
 import { processAlive } from '../src/live/procfs.ts';
 import { ResultSchema, type Result } from '../src/results/schema.ts';
@@ -79,6 +80,22 @@ async function live(name: string, durationMs: number, sets: string[]): Promise<{
 const reason = controllerUnavailableReason('cpu') ?? controllerUnavailableReason('memory') ?? controllerUnavailableReason('pids');
 const skipped = reason ? ` — skipped: ${reason}` : '';
 
+describe('the live cpu limit rule: throttled in every CFS period wholly inside the sample window', () => {
+  const stat = (throttledPeriods: number) => ({ periods: throttledPeriods, throttledPeriods, throttledMs: 0 });
+  // 100 ms periods; a window of W ms holds at least ⌊W / 100⌋ − 1 whole periods (≥ 1)
+  it.each([
+    ['1 s window, throttled at 9 period ends (every whole period): a hit', 1000, 9, true],
+    ['1 s window, 8 (a whole period not throttled): none', 1000, 8, false],
+    ['1.05 s window, 9: a hit', 1050, 9, true],
+    ['150 ms window, 1: a hit', 150, 1, true],
+    ['50 ms window, none throttled: none', 50, 0, false],
+    ['2 s window, 19: a hit', 2000, 19, true],
+    ['2 s window, 18 (19 whole periods at the least): none', 2000, 18, false],
+  ] as const)('%s', (_name, windowMs, throttled, hit) => {
+    expect(cpuSaturatedLive(stat(5), stat(5 + throttled), windowMs * 1000, 100_000)).toBe(hit);
+  });
+});
+
 describe('live CPU and memory limits (cgroups)', () => {
   it.skipIf(reason !== null)(`a node that allocates past its memory limit is OOM-killed and reported as the memory limit hit${skipped}`, async () => {
     const limit = 192 * MiB;
@@ -123,6 +140,30 @@ describe('live CPU and memory limits (cgroups)', () => {
     // throttled, not killed: the node ran to the end
     expect(r.live!.nodes[0].end).toBe('running');
     expect(r.summary.limitsHit.filter((l) => l.limit === 'memory')).toEqual([]);
+  });
+
+  // The cpu limit hit, by the rule both runtimes share (src/sim/host.ts): a sample window (1 s) in
+  // which the kernel throttled the node's cgroup in every CFS period wholly inside it.
+  it.skipIf(reason !== null)(`a node spinning under a 0.1-core quota hits its cpu limit; an idle node under the same quota does not${skipped}`, async () => {
+    // node 0 spins 200 ms at a time with 1 ms between: it wants ~1 core all along and may have 0.1.
+    // No requests: the default 1,000/s would cost each node about its whole 0.1 core (ws, ~100 µs each)
+    const { r } = await live('cpu-spinner', 3000, ['limits.coresPerNode=0.1', 'fleet.requestsPerSec=0', 'hogNode=0', 'burnMs=200', 'hogTickMs=1']);
+    expect(r.run.limits.enforcement).toMatchObject({ cpu: 'cgroup' });
+    const cpu = r.summary.limitsHit.filter((l) => l.limit === 'cpu');
+    expect(cpu, JSON.stringify(r.live!.nodes.map((n) => n.cgroup?.cpu))).toEqual([expect.objectContaining({ limit: 'cpu', nodes: 1 })]);
+    expect(cpu[0].firstAtMs).toBeGreaterThan(0);
+    expect(cpu[0].firstAtMs).toBeLessThanOrEqual(3000);
+    // the spinner alone: node 1 only heartbeats
+    const [spinner, idle] = r.live!.nodes.map((n) => n.cgroup!.cpu!);
+    expect(spinner.throttledPeriods).toBeGreaterThan(idle.throttledPeriods);
+    expect(r.live!.nodes[0].end).toBe('running');
+  });
+
+  it.skipIf(reason !== null)(`idle nodes under a 0.1-core quota hit no cpu limit${skipped}`, async () => {
+    // heartbeats only (no requests): far under 0.1 core, so at most a throttled period now and then
+    const { r } = await live('cpu-idle', 3000, ['limits.coresPerNode=0.1', 'fleet.requestsPerSec=0', 'hogNode=-1']);
+    expect(r.run.limits.enforcement).toMatchObject({ cpu: 'cgroup' });
+    expect(r.summary.limitsHit.filter((l) => l.limit === 'cpu'), JSON.stringify(r.live!.nodes.map((n) => n.cgroup?.cpu))).toEqual([]);
   });
 
   it.skipIf(reason !== null)(`a run that fails at start-up (every node OOM-killed) leaves no cgroup behind${skipped}`, async () => {

@@ -32,11 +32,13 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('calibrate', () => {
   it('measures every figure the model charges, with its unit and source, and the loopback latency', () => {
-    expect(Object.keys(profile.costs).sort()).toEqual(['baseProcessBytes', 'bytesPerConnection', 'bytesPerThread', 'cpuUsPerMessage', 'cpuUsPerRequest', 'cpuUsPerWakeup']);
+    expect(Object.keys(profile.costs).sort()).toEqual(['baseProcessBytes', 'bytesPerConnection', 'bytesPerThread', 'cpuUsPerMessage', 'cpuUsPerRequest', 'cpuUsPerWakeup', 'timerLateMs']);
     expect(Object.keys(profile.unmodelled).sort()).toEqual(['cpuUsPerByte', 'cpuUsPerTimer', 'threadSpawnUs']);
     for (const [k, source] of Object.entries(profile.sources)) expect(source, k).toMatch(/^measured: `fleetbench calibrate`, \d{4}-\d\d-\d\dT/);
     for (const k of ['cpuUsPerMessage', 'cpuUsPerRequest', 'cpuUsPerWakeup'] as const) expect(profile.costs[k]).toBeGreaterThan(0);
     expect(profile.unmodelled.cpuUsPerTimer).toBeGreaterThan(0);
+    // how late a 1 ms timer fired: ≥ 0, and what the probe's chain of timers measured
+    expect(profile.costs.timerLateMs).toBe(Math.max(0, Number(profile.details!.timer1msWallMs) - 1));
     const { latencyMinMs, latencyMeanMs } = profile.network;
     expect(latencyMinMs!.value).toBeGreaterThan(0);
     expect(latencyMeanMs!.value).toBeGreaterThanOrEqual(latencyMinMs!.value);
@@ -47,10 +49,10 @@ describe('calibrate', () => {
 describe.each([8, 16])('steady, async-multiplexed, N = %i, sim vs live with the calibrated profile', (nodes) => {
   // Latency p50 is held only from below here: live holds each answer backendRttMs, so its p50 is at
   // least that and at least the simulator's less 20 %. Both hold the client's hop to the FE (the
-  // simulator draws it from its network model, set to the calibrated loopback latency); live also
-  // has Node's 1 ms timer firing ~0.1 ms late and event-loop delay of N + 2 processes on 2 cores
-  // that grows with N, which puts its upper side at the edge of 20 % on this machine (1.16× at
-  // N = 8, 1.21× at N = 16 with the hop as a mean, bench/parity.ts, 2026-11-28), so it is not asserted.
+  // simulator draws it from its network model, set to the calibrated loopback latency) and Node's
+  // timer lateness (the simulator's costs.timerLateMs, calibrated); live also has event-loop delay
+  // of N + 2 processes on 2 cores that grows with N and with the other engineers' load, so its
+  // upper side is not asserted (README "Requests are work" has the measured ratios).
   it('goodput per node within 20 %, messages per node per second within 10 %; latency holds the back-end round trip', async () => {
     const cfg = parityRun({ protocol: 'async-multiplexed', scenario: steady, nodes, durationMs: 8_000, seed: 1, costsFile: file }, profile);
     expect(cfg.network.latencyMeanMs).toBe(profile.network.latencyMeanMs!.value);

@@ -7,7 +7,8 @@
  *   cpuUsPerMessage at both ends), at two sizes, whose slope is the CPU per byte;
  * - a request: the FE's CPU per request answered (the simulator's request service time);
  * - a thread wakeup (context switch): process CPU per wakeup in a Worker postMessage ping-pong;
- * - a timer: process CPU per main-loop timer callback (the simulator charges it nothing);
+ * - a timer: process CPU per main-loop timer callback (the simulator charges it nothing), and how
+ *   late a 1 ms timer fires (costs.timerLateMs: the simulator adds it to every timer);
  * - the network: loopback one-way latency (half the round trip of spaced pings), for
  *   network.latencyMinMs / latencyMeanMs.
  * Cost names are those of src/model/defaults.ts COSTS and cost-profile.ts PROFILE_ONLY_COSTS /
@@ -173,7 +174,10 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<CostProfil
     details.cpuUsPerTimer = `process CPU over a chain of ${timers} setTimeout(1) callbacks (one per event-loop wakeup, nothing else running in the probe), divided by ${timers}; wall ${tm.wallMs.toFixed(0)} ms`;
     const cpuUsPerTimer = tm.cpuUs / timers;
     // how late a 1 ms timer fires on an idle loop: a live FE's back-end hold is such a timer
-    details.timer1msWallMs = tm.wallMs / timers;
+    const timer1msWallMs = tm.wallMs / timers;
+    details.timer1msWallMs = timer1msWallMs;
+    costs.timerLateMs = Math.max(0, timer1msWallMs - 1);
+    details.timerLateMs = `how late a setTimeout(1) fired, mean over a chain of ${timers} on an otherwise idle loop (wall ${tm.wallMs.toFixed(0)} ms / ${timers} − 1 ms): a live node's timers and its back-end hold are such timers`;
 
     log(`${wakeups} Worker ping-pong round trips…`);
     const wk = await base.ask<{ cpuUsPerWakeup: number }>({ k: 'wakeups', roundTrips: wakeups });

@@ -272,6 +272,21 @@ export function parseCpuStat(text: string, version: 1 | 2): CpuThrottle {
   return { periods: s.nr_periods ?? 0, throttledPeriods: s.nr_throttled ?? 0, throttledMs: ms };
 }
 
+/**
+ * The live side of the `cpu` limit rule both runtimes share (src/sim/host.ts): between two reads
+ * of a node's cpu.stat `windowUs` apart, the node wanted more CPU than its quota for the whole
+ * window when the kernel throttled it in every CFS period wholly inside the window, at least one.
+ * The reads are not aligned with the kernel's periods, so the window holds at least
+ * ⌊window / period⌋ − 1 whole periods (its edges cut at most two); a throttled period is counted
+ * at its end (nr_throttled, also for periods whose timer fired late), so a node throttled in each
+ * of them shows at least that many more throttled periods. An idle node's periods are not even
+ * counted (nr_periods runs only while it has work), so it never qualifies.
+ */
+export function cpuSaturatedLive(before: CpuThrottle, after: CpuThrottle, windowUs: number, periodUs: number): boolean {
+  const wholePeriods = Math.max(1, Math.floor(windowUs / periodUs) - 1);
+  return after.throttledPeriods - before.throttledPeriods >= wholePeriods;
+}
+
 export interface MemoryCounters {
   /** null: no limit (v2 "max") */
   limitBytes: number | null;

@@ -192,7 +192,13 @@ class Coordinator {
     this.plan = plan;
     this.uwsBinary = uwsBinary;
     this.driver = new FleetDriver(cfg, liveDriverOptions(opts));
-    this.sampler = new LiveSampler(this.nodes);
+    // the cpu limit hit (the rule in src/sim/host.ts), only where the quota is enforced
+    this.sampler = new LiveSampler(this.nodes, {
+      periodUs: () => this.#cpuQuota?.periodUs ?? null,
+      hit: (n, t) => {
+        if (n.live) this.driver.measures.limitHit('cpu', n.id, t);
+      },
+    });
     const kernelFaults = {
       loss: (rate: number) => this.#kernelFault(async (f, live) => f.apply({ type: 'loss', rate }, live.map(([, h]) => h))),
       partition: (side: readonly number[]) =>

@@ -3,7 +3,8 @@
  * runtimes, compared on the figures issue 11 holds them to — goodput per node and request latency
  * p50 within 20 %, messages per node per second within 10 %. What each runtime's latency holds:
  * - sim: the FE's run-queue wait + its request service time (costs.cpuUsPerRequest) + the
- *   back-end round trip (network.backendRttMs); no client network hop.
+ *   back-end round trip (network.backendRttMs) fired as late as a timer (costs.timerLateMs) + the
+ *   client's hop to the FE and back (two one-way latencies of the network model).
  * - live: load generator → FE over loopback, the FE's event-loop wait + its handler, the
  *   back-end round trip (the FE holds the answer that long on a timer, to the nearest 1 ms tick),
  *   FE → load generator, and the load generator's own event-loop wait before it reads the answer.
@@ -60,34 +61,26 @@ export function parityRun(req: RunRequest, profile: CostProfile | null) {
 }
 
 /**
- * Where live latency p50 departs from the simulator's, from the profile's own measurements. Both
- * hold the client's hop to the FE and back (live: real loopback; the simulator: two one-way
- * latencies of its network model, set from the profile's measured latency). What only live has:
- * how late the FE's back-end hold fires (one Node timer: details.timer1msWallMs − 1, how late a
- * 1 ms timer fired on an idle loop), and what is left: event-loop and scheduling delay of N + 2
- * processes sharing this machine's cores, which the simulator's per-node cores do not have.
+ * Where live latency p50 departs from the simulator's. Both hold the client's hop to the FE and
+ * back (live: real loopback; the simulator: two one-way latencies of its network model, set from
+ * the profile's measured latency) and how late the FE's back-end hold fires (live: one Node timer;
+ * the simulator: costs.timerLateMs, which `fleetbench calibrate` measures — so it is in the model
+ * when the run's costs come from a calibrated profile). What is left is only live's: event-loop
+ * and scheduling delay of N + 2 processes sharing this machine's cores, which the simulator's
+ * per-node cores do not have.
  */
 export interface LatencyBreakdown {
   simP50Ms: number;
   liveP50Ms: number;
-  timerLateMs: number | null;
-  /** live − sim − timer lateness */
-  restMs: number | null;
-  /** sim p50 + timer lateness: what the model would say with Node's timer lateness included */
-  simWithTimerMs: number | null;
+  /** the timer lateness the model charged (the run's costs.timerLateMs), part of simP50Ms */
+  timerLateMs: number;
+  /** live − sim: what the model does not hold */
+  restMs: number;
 }
 
-export function latencyBreakdown(sim: Result, live: Result, profile: CostProfile | null): LatencyBreakdown {
+export function latencyBreakdown(sim: Result, live: Result): LatencyBreakdown {
   const simP50Ms = sim.summary.requests.latencyMs?.p50 ?? NaN;
   const liveP50Ms = live.summary.requests.latencyMs?.p50 ?? NaN;
-  const timer = Number(profile?.details?.timer1msWallMs);
-  const rtt = sim.run.network.backendRttMs as number;
-  const timerLateMs = Number.isFinite(timer) && rtt > 0 ? Math.max(0, timer - 1) : null;
-  return {
-    simP50Ms,
-    liveP50Ms,
-    timerLateMs,
-    restMs: timerLateMs === null ? null : liveP50Ms - simP50Ms - timerLateMs,
-    simWithTimerMs: timerLateMs === null ? null : simP50Ms + timerLateMs,
-  };
+  const timerLateMs = Number(sim.run.costs.timerLateMs ?? 0);
+  return { simP50Ms, liveP50Ms, timerLateMs, restMs: liveP50Ms - simP50Ms };
 }

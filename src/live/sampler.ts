@@ -1,12 +1,14 @@
 /**
  * The live runtime's OS figures: every node's RSS, threads and fds read from /proc, its transport
- * counters and event-loop delay from its stats, per sample and for the run. Nothing here is
- * modelled: these are the measured counterparts of the simulator's host model.
+ * counters and event-loop delay from its stats, per sample and for the run, and — where the cpu
+ * quota is enforced — each sample window its cgroup was throttled all along as a `cpu` limit hit.
+ * Nothing here is modelled: these are the measured counterparts of the simulator's host model.
  */
 import { percentiles } from '../harness/measures.ts';
 import type { HostSample } from '../fleet/backend.ts';
 import type { NodeProc } from './node-proc.ts';
 import { sampleProc, type ProcSample } from './procfs.ts';
+import { cpuSaturatedLive, readNodeCgroupCounters, type CpuThrottle } from './cgroup.ts';
 
 /**
  * A node's OS figures: its process, plus its other processes (a black-box node's agent) summed in
@@ -28,6 +30,12 @@ export function sampleNode(n: Pick<NodeProc, 'pid' | 'extraPids'>): ProcSample |
 }
 import type { LiveSection } from './schema.ts';
 
+/** The cpu limit as the coordinator enforces it: the quota's CFS period (null: not enforced) and where a hit goes. */
+export interface CpuLimitWatch {
+  periodUs(): number | null;
+  hit(n: NodeProc, t: number): void;
+}
+
 export class LiveSampler {
   readonly timeseries: LiveSection['timeseries'] = [];
   #prevMsgs = 0;
@@ -40,7 +48,31 @@ export class LiveSampler {
   #remote: ((ids: number[]) => Promise<Map<number, ProcSample | null>>) | null = null;
   readonly #remoteLast = new Map<number, ProcSample | null>();
 
-  constructor(readonly nodes: readonly NodeProc[]) {}
+  /** per node: its cpu.stat throttling as last read, and when (performance.now(), µs) */
+  readonly #throttle = new Map<number, { atUs: number; c: CpuThrottle }>();
+
+  constructor(
+    readonly nodes: readonly NodeProc[],
+    readonly cpuLimit: CpuLimitWatch | null = null,
+  ) {}
+
+  /**
+   * Reads a node's cpu.stat; a window since the last read in which it was throttled all along is
+   * a `cpu` limit hit (the rule both runtimes share: src/sim/host.ts, cgroup.ts cpuSaturatedLive).
+   */
+  #noteThrottle(n: NodeProc, t: number | null): void {
+    const periodUs = this.cpuLimit?.periodUs() ?? null;
+    if (periodUs === null || !n.cgroups?.cpu) return;
+    const c = readNodeCgroupCounters({ cpu: n.cgroups.cpu, memory: null }).cpu;
+    const atUs = performance.now() * 1000;
+    if (c === null) {
+      this.#throttle.delete(n.id);
+      return;
+    }
+    const prev = this.#throttle.get(n.id);
+    this.#throttle.set(n.id, { atUs, c });
+    if (t !== null && prev && cpuSaturatedLive(prev.c, c, atUs - prev.atUs, periodUs)) this.cpuLimit!.hit(n, t);
+  }
 
   /** From now on /proc figures come from `read` (each node's agent), as of the last refresh(). */
   readRemotely(read: (ids: number[]) => Promise<Map<number, ProcSample | null>>): void {
@@ -66,6 +98,7 @@ export class LiveSampler {
       const p = this.#proc(n);
       n.cpuAtBoot = n.cpuAtSample = n.cpuLast = p?.cpuUs ?? null;
       n.eldWindowMs = 0;
+      this.#noteThrottle(n, null);
     }
     const { msgs, bytes } = this.messageTotals();
     this.#prevMsgs = msgs;
@@ -104,6 +137,7 @@ export class LiveSampler {
         }
         n.cpuAtSample = n.cpuLast = p.cpuUs;
       }
+      this.#noteThrottle(n, t);
       socketsMax = Math.max(socketsMax, n.stats?.sockets ?? 0);
       eldMax = Math.max(eldMax, n.eldWindowMs);
       n.eldWindowMs = 0;

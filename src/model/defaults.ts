@@ -59,6 +59,12 @@ export const COSTS = {
     source:
       'measured: process CPU per wakeup of a blocked worker_threads Worker in a postMessage ping-pong (5,000 round trips, 40 idle Workers), median of 3 runs (7.52–10.66 µs), `node --import tsx bench/threads/run.ts`, 2026-11-28, reference machine under load (src/model/profiles/node-worker.json); charged when a thread wakes for a timer, a message or a post',
   },
+  timerLateMs: {
+    value: 0,
+    unit: 'ms',
+    source:
+      'assumption: a modelled timer fires when due (a real FE\'s timer wheel is late by a scheduler tick at most); `fleetbench calibrate` measures how late a Node 1 ms timer fires (a live node\'s timers and its back-end hold are such timers) and writes it here, added to every timer a node sets and to the FE\'s back-end round trip',
+  },
 } as const satisfies Record<string, Sourced<number>>;
 
 /** Per-node host limits. */

@@ -7,9 +7,18 @@
  * - Memory is modelled from counts: base process + threads × stack + connections + member records
  *   (the node's reported view) + shard-map entries, each at its cost from the cost profile.
  * - CPU: work waits for the node's cores (the run queue in simulation.ts, the cores in cpu.ts). A
- *   sample window in which a node's cores were busy for at least 99.9 % of the window — saturated:
- *   work was waiting all along — counts as a `cpu` limit hit. `cpuUs` sums the protocol's share
- *   (messages sent and handled, thread wakeups), not requests.
+ *   sample window in which the node wanted more CPU than it had is a `cpu` limit hit, by the rule
+ *   below that both runtimes share. `cpuUs` sums the protocol's share (messages sent and handled,
+ *   thread wakeups), not requests.
+ *
+ * The `cpu` limit hit, one rule for both runtimes: a node hits its cpu limit in a sample window
+ * when it wanted more CPU than its allowance for the whole window — work was waiting all along.
+ * - simulator: its cores were busy for at least 99.9 % of the window (SATURATED: the run queue
+ *   never ran dry);
+ * - live, only where the cpu quota is enforced (`run.limits.enforcement.cpu` = 'cgroup'): the
+ *   kernel throttled the node's cgroup in every CFS period that lay wholly inside the window, at
+ *   least one (src/live/cgroup.ts cpuSaturatedLive) — in each period it used its whole quota and
+ *   still had work to run. Where no quota binds (cores per node ≥ the machine's CPUs) it never hits.
  */
 import type { Costs, Limits } from '../model/defaults.ts';
 import type { LimitName } from '../harness/measures.ts';
@@ -18,7 +27,7 @@ import type { Actor } from './actor.ts';
 import { Rng } from '../harness/rng.ts';
 import type { Cores } from './cpu.ts';
 
-/** Share of a sample window a node's cores must be busy for the window to count as saturated. */
+/** Share of a sample window a node's cores must be busy for the window to count as saturated (the cpu limit rule above). */
 const SATURATED = 0.999;
 
 /**

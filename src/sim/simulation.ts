@@ -17,6 +17,8 @@
  *   arrival order per node, and runs when a core frees: the protocol then sees a later `now()`,
  *   and its sends leave once the CPU before them is done. Calls the driver makes directly (boot,
  *   leave, a reshard's origin) run at once and are charged as protocol CPU but occupy no core.
+ * - Timers fire costs.timerLateMs after they are due (0 by default; `fleetbench calibrate` measures
+ *   how late a Node 1 ms timer fires), and the FE waits for the back end as a timer would.
  * - Posts between a node and its threads are in-process: queued for the node's cores right after
  *   the handler that posted returns, in order.
  * - A protocol that throws ends the run with a SimulationError naming the node, the seed, the
@@ -128,6 +130,8 @@ export class Simulation implements FleetBackend {
   readonly #wakeUs: number;
   readonly #requestUs: number;
   readonly #backendRttMs: number;
+  /** how late a timer fires (costs.timerLateMs): added to every timer and to the back-end hold */
+  readonly #timerLateMs: number;
   readonly #clientRng: Rng;
   readonly #hopMinMs: number;
   readonly #hopTailMs: number;
@@ -162,6 +166,7 @@ export class Simulation implements FleetBackend {
     this.#wakeUs = cfg.costs.cpuUsPerWakeup;
     this.#requestUs = cfg.costs.cpuUsPerRequest;
     this.#backendRttMs = cfg.network.backendRttMs;
+    this.#timerLateMs = cfg.costs.timerLateMs;
     // a request's latency as its client sees it also holds the client's round trip to the FE: two
     // one-way latencies of the network model, drawn from a stream of their own so the messages'
     // latencies are the same with or without requests
@@ -364,9 +369,10 @@ export class Simulation implements FleetBackend {
         const done = this.cores.start(nid, core, this.clock, this.cfg.requestServiceUs?.() ?? this.#requestUs);
         this.#core = core;
         const cluster = (this.nodes[nid].main.impl as NodeProtocol<any>).lookup(b);
-        // answered once the FE's CPU is done, the back end has replied and the answer reached the client
+        // answered once the FE's CPU is done, the back end has replied (the FE waits for it as a
+        // timer would: as late as one) and the answer reached the client
         const clientRtt = 2 * this.#hopMinMs + this.#clientRng.exp(this.#hopTailMs) + this.#clientRng.exp(this.#hopTailMs);
-        this.fleet.answered(aux, b, cluster, done - aux + this.#backendRttMs + clientRtt);
+        this.fleet.answered(aux, b, cluster, done - aux + this.#backendRttMs + this.#timerLateMs + clientRtt);
         break;
       }
     }
@@ -564,7 +570,8 @@ export class Simulation implements FleetBackend {
 
   setTimer(actor: Actor, delayMs: number, tag: number): TimerId {
     if (!(delayMs >= 0)) throw new RangeError(`setTimer: delay must be ≥ 0 ms, got ${delayMs}`);
-    return this.q.push(this.clock + delayMs, TIMER, actor.id, tag, undefined);
+    // a timer fires costs.timerLateMs after it is due (0 unless a calibrated profile says)
+    return this.q.push(this.clock + delayMs + this.#timerLateMs, TIMER, actor.id, tag, undefined);
   }
 
   cancelTimer(id: TimerId): void {
