@@ -196,8 +196,12 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<CostProfil
     unmodelled.cpuUsPerByte = Number(details[`cpuUsPerByte.${t}`]);
     details.cpuUsPerByte = `slope of the mean sender/receiver CPU per message between 64-byte and ${big}-byte messages (${messages} and ${Math.ceil(messages / 4)} of them), one connection, loopback`;
     latency.latencyMinMs = Number(details[`latencyMinMs.${t}`]);
-    latency.latencyMeanMs = Number(details[`latencyMeanMs.${t}`]);
-    details.latency = `half the round trip of ${pings} 8-byte pings 2 ms apart on one idle ${t} connection (probe process to probe process, both handlers included): the 1st percentile (latencyMinMs) and the mean (latencyMeanMs)`;
+    // the model draws min + Exp(mean − min); fitted by the median (min + ln 2 · (mean − min) = p50),
+    // not the sample mean, which a few scheduling stalls of a shared machine drag far up (0.151 vs
+    // 0.266 ms in two calibrations of one session, with the same p50)
+    const minMs = latency.latencyMinMs, p50Ms = Number(details[`latencyP50Ms.${t}`]);
+    latency.latencyMeanMs = minMs + Math.max(0, p50Ms - minMs) / Math.LN2;
+    details.latency = `half the round trip of ${pings} 8-byte pings 2 ms apart on one idle ${t} connection (probe process to probe process, both handlers included): the 1st percentile (latencyMinMs), and latencyMeanMs fitted so that min + Exp(mean − min) has the measured median (the sample mean is latencyMeanMs.${t})`;
   } finally {
     for (const p of probes) p.kill();
     rmSync(bundles.dir, { recursive: true, force: true });
