@@ -57,6 +57,14 @@ export interface FleetBackend {
 
   /** `node`'s process is up and reachable (listening), its protocol not started yet. */
   launch(node: NodeId): void;
+  /**
+   * Optional. A cold start's shard-map construction on `node` (launched, not booted): page i of
+   * the store's answer reaches the node at `pageTimes[i]` and is `pageUs[i]` µs of CPU work there
+   * (decode and insert its entries); `done(t)` runs at the time `t` the last page's work has
+   * finished, through `at` (not at all if the process stops first). A backend without it charges
+   * the node no CPU: the driver takes the last page's arrival as the end.
+   */
+  construct?(node: NodeId, pageTimes: readonly number[], pageUs: readonly number[], done: (t: number) => void): void;
   /** Starts `node`'s protocol with what it reads from the membership service and store. */
   boot(node: NodeId, boot: Bootstrap): void;
   /** Graceful leave: the protocol says goodbye, then the process exits. */

@@ -59,6 +59,12 @@ export const COSTS = {
     source:
       'measured: process CPU per wakeup of a blocked worker_threads Worker in a postMessage ping-pong (5,000 round trips, 40 idle Workers), median of 3 runs (7.52–10.66 µs), `node --import tsx bench/threads/run.ts`, 2026-11-28, reference machine under load (src/model/profiles/node-worker.json); charged when a thread wakes for a timer, a message or a post',
   },
+  cpuUsPerShardEntry: {
+    value: 1.65,
+    unit: 'µs',
+    source:
+      'measured: process CPU to decode one store page (DynamoDB Query JSON, 100 entries) and insert its entries into the shard map\'s typed arrays, per entry; median of 3 runs of measureShardEntryUs (100,000 shards, 5 builds after a warm-up, medians 1.62–1.70 µs), src/live/shard-map-build.ts via `fleetbench calibrate`, node v20.20.2, 2026-11-28, reference machine (load average ~0.7); charged on the node\'s run queue per entry of each page a cold start reads',
+  },
 } as const satisfies Record<string, Sourced<number>>;
 
 /** Per-node host limits. */
