@@ -57,3 +57,10 @@ export function measureShardEntryUs(shards = 100_000, perPage = 100, rounds = 5)
   per.sort((a, b) => a - b);
   return { us: per[Math.floor(per.length / 2)], rangeUs: [per[0], per[per.length - 1]] };
 }
+
+/**
+ * What a live result says about construction (`live.construction`): the live backend has no
+ * `construct`, so a cold start there is the store's modelled time only.
+ */
+export const LIVE_CONSTRUCTION_NOTE =
+  "construction CPU is not charged live: a cold-starting node boots when the driver's modelled store delivers its last page; the CPU to decode and insert the shards' entries (costs.cpuUsPerShardEntry each), which the simulator runs on the node's run queue, is not spent in the node process";
