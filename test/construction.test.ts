@@ -14,9 +14,6 @@ import { parseScenario } from '../src/harness/scenario.ts';
 import { COST_PROFILE_SCHEMA, loadCostProfile } from '../src/model/cost-profile.ts';
 import { COSTS } from '../src/model/defaults.ts';
 import { runSim } from '../src/sim/run.ts';
-import { runLive } from '../src/live/coordinator.ts';
-import { processAlive } from '../src/live/procfs.ts';
-import { pollUntil } from './helpers.ts';
 import { Simulation, loadThreadEntries } from '../src/sim/simulation.ts';
 
 const RESTART_AT = 2000;
@@ -189,18 +186,4 @@ describe('determinism and profiles', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
-});
-
-describe('live', () => {
-  it('a live result says that construction CPU is not charged live (a joiner boots when its last page arrives)', async () => {
-    const scenario = parseScenario(
-      { name: 'live-construction', description: 'one joiner', nodes: 2, durationMs: 3000, fleet: { requestsPerSec: 0 }, reshards: { perSec: 0 }, events: [{ type: 'add', atMs: 500, count: 1 }] },
-      'live-construction',
-    );
-    let pids: number[] = [];
-    const r = await runLive(resolveRun({ protocol: 'async-multiplexed', scenario }), { transport: 'ws', onStarted: (i) => (pids = i.pids) });
-    expect(r.live!.construction).toMatch(/^construction CPU is not charged live/);
-    await pollUntil(() => !pids.some(processAlive), 40, 50);
-    expect(pids.filter(processAlive)).toEqual([]);
-  }, 60_000);
 });
