@@ -12,6 +12,8 @@ import { simulate } from './helpers.ts';
 
 const SHIPPED = ['jvm', 'native', 'node-worker'];
 const THREAD_COSTS = ['bytesPerThread', 'threadSpawnUs', 'cpuUsPerWakeup'];
+/** every shipped profile also carries a cold start's CPU per shard entry (src/live/shard-map-build.ts) */
+const PROFILE_COSTS = [...THREAD_COSTS, 'cpuUsPerShardEntry'];
 const raw = (name: string) => JSON.parse(readFileSync(resolve(PROFILE_DIR, `${name}.json`), 'utf8')) as { costs: Record<string, { value: number; source: string }> };
 
 let dir: string;
@@ -34,9 +36,9 @@ describe('shipped cost profiles', () => {
     expect(p.schema).toBe(COST_PROFILE_SCHEMA);
     expect(p.origin).toBe(name);
     const file = raw(name);
-    expect(Object.keys(file.costs).sort()).toEqual([...THREAD_COSTS].sort());
+    expect(Object.keys(file.costs).sort()).toEqual([...PROFILE_COSTS].sort());
     for (const [field, entry] of Object.entries(file.costs)) {
-      expect(entry.source, `${name}.costs.${field}`).toMatch(/^(measured: .*bench\/threads\/run\.ts.*\d{4}-\d\d-\d\d|assumption: )/);
+      expect(entry.source, `${name}.costs.${field}`).toMatch(/^(measured: .*(bench\/threads\/run\.ts|src\/live\/shard-map-build\.ts).*\d{4}-\d\d-\d\d|assumption: )/);
       expect(p.sources[field as keyof typeof p.sources]).toBe(entry.source);
     }
   });
@@ -62,7 +64,7 @@ describe('shipped cost profiles', () => {
 describe('bad cost profiles: one line naming the field, exit 2', () => {
   const profile = (costs: unknown, extra: Record<string, unknown> = {}) => ({ schema: COST_PROFILE_SCHEMA, costs, ...extra });
   const cases: Array<[string, unknown, RegExp]> = [
-    ['unknown cost', profile({ bytesPerFibre: 1 }), /costs: Unrecognized key: "bytesPerFibre"; known: baseProcessBytes, .*cpuUsPerWakeup, timerLateMs, threadSpawnUs/],
+    ['unknown cost', profile({ bytesPerFibre: 1 }), /costs: Unrecognized key: "bytesPerFibre"; known: baseProcessBytes, .*cpuUsPerWakeup, timerLateMs, cpuUsPerShardEntry, threadSpawnUs/],
     ['unknown top-level field', profile({}, { comment: 'x' }), /\(root\): Unrecognized key: "comment"; known: schema, description/],
     ['negative cost', profile({ bytesPerThread: -1 }), /costs\.bytesPerThread: Too small: expected number to be >=0/],
     ['neither a number nor a sourced value', profile({ bytesPerThread: '8 KiB' }), /costs\.bytesPerThread: expected a number ≥ 0 or \{ value, unit\?, source \}/],

@@ -34,6 +34,7 @@ import type { Bootstrap, ProtocolDefinition } from '../contract/protocol.ts';
 import { UNROUTABLE } from '../contract/protocol.ts';
 import { Rng } from '../harness/rng.ts';
 import { ReportBatch, enterPidsCgroup, fatal, nodeStream, routeRequestFrame, sendToCoordinator as send } from '../live/host-common.ts';
+import { LiveConstruction } from '../live/shard-map-build.ts';
 import type { NodeInit, NodeStats, Report, ToNode } from '../live/ipc.ts';
 import { R_DOWN, R_SHARD, R_UP } from '../live/ipc.ts';
 import { HELLO_LOADGEN, fallbackRunToken, parseHello, startServer, tokenBytes, type Conn, type ConnHandler, type TransportServer } from '../live/transport.ts';
@@ -119,6 +120,7 @@ class BlackBoxHost {
   readonly #fanout: number;
   #server!: TransportServer;
   #started = false;
+  readonly #construction = new LiveConstruction();
   #stopping = false;
   /** the modelled back-end round trip each answer is held for, as a fleetbench node's (node-host.ts) */
   readonly #backend: BackendDelay;
@@ -218,6 +220,10 @@ class BlackBoxHost {
         return;
       case 'statsNow':
         this.#sendStats();
+        return;
+      case 'page':
+        // the FE process builds its map as a model FE does (src/live/shard-map-build.ts)
+        if (this.#construction.page(m)) send({ k: 'constructed' });
         return;
       case 'stop':
         this.#stopping = true;

@@ -57,6 +57,16 @@ export interface FleetBackend {
 
   /** `node`'s process is up and reachable (listening), its protocol not started yet. */
   launch(node: NodeId): void;
+  /**
+   * Optional. A cold start's shard-map construction on `node` (launched, not booted): page i of
+   * the store's answer reaches the node at `pageTimes[i]` and is `pageUs[i]` µs of CPU work there
+   * (decode and insert its entries); `done(t)` runs, through `at`, at the time `t` the backend
+   * counts the map built (not at all if the process stops first): the simulator when the last
+   * page's work has run on the node's run queue; live, the simulator's end for an otherwise idle
+   * node (constructionOnIdleCores), while the node process does the work for real. A backend
+   * without it charges the node no CPU: the driver takes the last page's arrival as the end.
+   */
+  construct?(node: NodeId, pageTimes: readonly number[], pageUs: readonly number[], done: (t: number) => void): void;
   /** Starts `node`'s protocol with what it reads from the membership service and store. */
   boot(node: NodeId, boot: Bootstrap): void;
   /** Graceful leave: the protocol says goodbye, then the process exits. */

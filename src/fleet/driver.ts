@@ -19,7 +19,7 @@
  */
 import { UNROUTABLE, type Bootstrap, type CellRouter, type NodeId, type ShardId } from '../contract/protocol.ts';
 import { FlatRouter } from '../harness/flat-router.ts';
-import { ConfigStore } from './config-store.ts';
+import { ConfigStore, pageEntries } from './config-store.ts';
 import { Measures, percentiles } from '../harness/measures.ts';
 import { RequestTally } from '../harness/request-tally.ts';
 import { Rng } from '../harness/rng.ts';
@@ -95,11 +95,13 @@ export class FleetDriver {
   readonly #startedAt: number[] = [];
   readonly #alive: Uint8Array;
   readonly #pausedUntil: Float64Array;
-  /** a cold-starting node: its shard map is being built until then (it cannot route or originate) */
+  /** a cold-starting node: Infinity while its shard map is being built (it cannot route or originate), then 0 */
   readonly #constructingUntil: Float64Array;
   /** restarts so far per node id: a callback for an earlier process does nothing to a later one */
   readonly #generation: Uint32Array;
   readonly #store: ConfigStore;
+  /** CPU per store page of a construction, µs: its entries × costs.cpuUsPerShardEntry */
+  readonly #pageUs: readonly number[];
   /** live node ids, for uniform choice; #liveIndex[id] is the position or -1 */
   readonly #liveIds: number[] = [];
   readonly #liveIndex: Int32Array;
@@ -136,6 +138,7 @@ export class FleetDriver {
     this.router.takeMigrations(); // the initial fleet starts from the final cell map
     this.truth = new Truth(cfg.fleet, this.#harness, this.router, cfg.seed);
     this.#store = new ConfigStore(cfg.fleet);
+    this.#pageUs = pageEntries(cfg.fleet).map((n) => n * cfg.costs.cpuUsPerShardEntry);
     this.requests = new RequestTally(cfg.durationMs - (cfg.scenario.tailMs ?? Math.min(10_000, cfg.durationMs / 4)));
   }
 
@@ -343,20 +346,30 @@ export class FleetDriver {
 
   /**
    * A new process builds its shard map from the configuration store before its protocol starts:
-   * until then it cannot route, answer or originate (unroutable in the measures).
+   * until then it cannot route, answer or originate (unroutable in the measures). The store's
+   * queueing and each page's answer time are the same in every runtime (here); each page is then
+   * CPU work on the node (entries × costs.cpuUsPerShardEntry), which the backend runs (the
+   * simulator on the node's run queue; a backend without `construct` charges none).
    */
   #coldStart(id: NodeId, now: number): void {
-    const until = (this.#constructingUntil[id] = this.#store.construct(now));
+    const pageTimes = this.#store.pages(now);
+    this.#constructingUntil[id] = Infinity;
     const generation = this.#generation[id];
     this.measures.routable(id, false, now);
-    this.#b.at(until, () => {
+    const ready = (until: number) => {
       if (!this.#alive[id] || this.#generation[id] !== generation) return;
       this.#constructingUntil[id] = 0;
       this.#completeMigrations(this.#cellOf[id], until);
       this.measures.readStore(id, until);
       this.measures.routable(id, true, until);
       this.#b.boot(id, this.#bootstrap(id, until));
-    });
+    };
+    const b = this.#b;
+    if (b.construct) b.construct(id, pageTimes, this.#pageUs, ready);
+    else {
+      const last = pageTimes[pageTimes.length - 1];
+      b.at(last, () => ready(last));
+    }
   }
 
   /** The FE's process is killed and started again on the same host: a cold start. */

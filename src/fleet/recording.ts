@@ -6,6 +6,7 @@
 import type { Bootstrap } from '../contract/protocol.ts';
 import type { FleetBackend, HostSample } from './backend.ts';
 import type { FleetDriver } from './driver.ts';
+import { constructionOnIdleCores } from './config-store.ts';
 
 /** One call a driver made: the method and its arguments (a bootstrap reduced to what it says). */
 export type DriverCall = [method: string, ...args: unknown[]];
@@ -109,6 +110,11 @@ export class RecordingBackend implements FleetBackend {
   request(node: number, shard: number, t: number): void {
     this.#record('request', [node, shard, t]);
     this.driver.answered(t, shard, this.driver.truth.clusterAt(shard, t));
+  }
+  /** No run queue here: the construction ends as it would on a node doing nothing else. */
+  construct(node: number, pageTimes: readonly number[], pageUs: readonly number[], done: (t: number) => void): void {
+    const t = constructionOnIdleCores(pageTimes, pageUs, this.driver.cfg.limits.coresPerNode);
+    this.at(t, () => done(t));
   }
   collectSample(_t: number, done: (s: HostSample) => void): void {
     done({ messages: 0, bytes: 0, threadsMaxPerNode: 0, connectionsMaxPerNode: 0, memoryMaxBytesPerNode: 0 });

@@ -9,6 +9,9 @@
  *   faults between namespace hosts when the coordinator supplies them (kernelFaults).
  * - The membership service: a node's list changes membershipLagMs after a start or stop; the
  *   backend pushes the new lists then (the simulator reads them on demand).
+ * - construct: each store page of a cold start goes to the node (IPC 'page') at its answer time;
+ *   the node decodes and inserts it before its 'start' (queued behind the pages); the driver
+ *   takes the simulator's idle-node end, and the real end ('constructed') is reported beside it.
  * - Requests: the driver's requests go to the load generator, which sends each to its FE over
  *   the run's transport; answers (or a timeout: failed) come back to the driver. In 'max' mode
  *   the load generator runs its own closed loop instead and only reports outcomes.
@@ -18,6 +21,7 @@ import { performance } from 'node:perf_hooks';
 import type { Bootstrap } from '../contract/protocol.ts';
 import type { FleetBackend, HostSample } from '../fleet/backend.ts';
 import type { FleetDriver } from '../fleet/driver.ts';
+import { constructionOnIdleCores, pageEntries } from '../fleet/config-store.ts';
 import { R_COUNT, R_DOWN, R_LIMIT, R_ROUTE, R_SHARD, R_UP, type FromNode, type ToLoadgen } from './ipc.ts';
 import type { NodeProc } from './node-proc.ts';
 import type { LiveSampler } from './sampler.ts';
@@ -134,6 +138,33 @@ export class LiveBackend implements FleetBackend {
     const n = this.nodes[id];
     if (!n || !n.listening || n.exited) throw new Error(`live: node ${id} is not up to launch (forked ${this.nodes.length} processes)`);
   }
+
+  /**
+   * A cold start: each store page goes to the node at its answer time and the node decodes and
+   * inserts it for real (src/live/shard-map-build.ts); its 'start' queues behind them on the IPC
+   * channel, so its protocol starts only once the map is built. The driver's `done` is at the
+   * time the simulator gives a node doing nothing else (so both runtimes' drivers decide alike);
+   * how much later the real node finished is kept (constructionLagMs) and said in the result.
+   */
+  construct(id: number, pageTimes: readonly number[], pageUs: readonly number[], done: (t: number) => void): void {
+    const node = this.nodes[id];
+    const entries = pageEntries(this.driver.cfg.fleet);
+    const shards = this.driver.cfg.fleet.shards;
+    const modelled = constructionOnIdleCores(pageTimes, pageUs, this.driver.cfg.limits.coresPerNode);
+    this.#constructing.set(id, modelled);
+    this.at(modelled, () => done(modelled));
+    let first = 0;
+    for (let i = 0; i < pageTimes.length; i++) {
+      const page = { k: 'page' as const, first, count: entries[i], shards, last: i === pageTimes.length - 1 };
+      first += entries[i];
+      this.at(pageTimes[i], () => node.send(page));
+    }
+  }
+
+  /** per node: the modelled end of the construction waiting for the node's 'constructed' */
+  readonly #constructing = new Map<number, number>();
+  /** constructions the nodes reported done, and by how much the last page's real end passed the model's, ms */
+  readonly constructions = { done: 0, lagMsMax: 0, lagMsSum: 0 };
 
   boot(id: number, boot: Bootstrap): void {
     const node = this.nodes[id];
@@ -284,6 +315,16 @@ export class LiveBackend implements FleetBackend {
       case 'fatal':
         this.hooks.fail(new Error(`live: node ${node.id} failed: ${m.error}`));
         return;
+      case 'constructed': {
+        const modelled = this.#constructing.get(node.id);
+        if (modelled === undefined) return;
+        this.#constructing.delete(node.id);
+        const lag = this.now() - modelled;
+        this.constructions.done++;
+        this.constructions.lagMsSum += lag;
+        if (lag > this.constructions.lagMsMax) this.constructions.lagMsMax = lag;
+        return;
+      }
     }
   }
 

@@ -7,6 +7,7 @@
  *   cpuUsPerMessage at both ends), at two sizes, whose slope is the CPU per byte;
  * - a request: the FE's CPU per request answered (the simulator's request service time);
  * - a thread wakeup (context switch): process CPU per wakeup in a Worker postMessage ping-pong;
+ * - a cold start's shard-map construction: CPU per store entry decoded and inserted;
  * - a timer: process CPU per main-loop timer callback (the simulator charges it nothing), and how
  *   late a 1 ms timer fires (costs.timerLateMs: the simulator adds it to every timer);
  * - the network: loopback one-way latency (half the round trip of spaced pings), for
@@ -25,6 +26,11 @@ import { buildBundles } from './bundle.ts';
 import type { ProbeCmd } from './probe.ts';
 import type { TransportKind } from './transport.ts';
 import { checkUwsBinary, uwsBinaryPath } from './uws.ts';
+import { measureShardEntryUs } from './shard-map-build.ts';
+
+/** the construction step's map: 100k shards in pages of 100 (FLEET.storeEntriesPerRead's default) */
+const SHARD_MAP_ENTRIES = 100_000;
+const SHARD_MAP_PAGE = 100;
 
 export { COST_PROFILE_SCHEMA };
 
@@ -183,6 +189,12 @@ export async function calibrate(opts: CalibrateOptions = {}): Promise<CostProfil
     const wk = await base.ask<{ cpuUsPerWakeup: number }>({ k: 'wakeups', roundTrips: wakeups });
     costs.cpuUsPerWakeup = wk.cpuUsPerWakeup;
     details.cpuUsPerWakeup = `process CPU per wakeup in a main-thread ↔ Worker postMessage ping-pong of ${wakeups} round trips (two wakeups each), after a warm-up, beside ${workers} idle Workers`;
+
+    log('shard-map construction from store pages…');
+    // in this process, not a probe: it is pure computation (decode + insert), no sockets or threads
+    const sm = measureShardEntryUs(SHARD_MAP_ENTRIES, SHARD_MAP_PAGE);
+    costs.cpuUsPerShardEntry = sm.us;
+    details.cpuUsPerShardEntry = `process CPU per entry to decode store pages (DynamoDB Query JSON, ${SHARD_MAP_PAGE} entries each) and insert them into the shard map's typed arrays, ${SHARD_MAP_ENTRIES} entries: median of 5 builds after a warm-up (${sm.rangeUs[0].toFixed(2)}–${sm.rangeUs[1].toFixed(2)} µs), src/live/shard-map-build.ts`;
 
     const t = opts.transport ?? 'ws';
     costs.bytesPerConnection = Number(details[`bytesPerConnection.${t}`]);

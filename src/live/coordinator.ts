@@ -59,6 +59,7 @@ import { planHosts, type HostLoad } from './host-capacity.ts';
 import { sweepLeftovers as sweepNetnsLeftovers } from './netns.ts';
 import { NetnsFaults, describeSide, sideToHosts } from './netns-faults.ts';
 import { Placement } from './placement.ts';
+import { liveConstructionNote } from './shard-map-build.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -684,6 +685,7 @@ class Coordinator {
       ...(this.#placement && this.#hostLoads ? { hosts: { kind: this.#placement.kind, perHost: this.#hostLoads } } : {}),
       ...(this.#kernel ? { faultLog: this.#faultLog } : {}),
       framing: FRAMING,
+      construction: liveConstructionNote(this.backend.constructions),
       wallMs: performance.now() - this.#wallStart,
       startupMs: this.#startupMs,
       warmup: this.#warmup,

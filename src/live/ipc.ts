@@ -37,6 +37,8 @@ export type ToNode =
   /** the host address of peers not on loopback (nodes placed on other hosts); send before their addrs */
   | { k: 'hosts'; entries: Array<[number, string]> }
   | { k: 'start'; boot: Bootstrap; t0Epoch: number; membership: number[] }
+  /** a cold start's store page arrived: decode and insert entries [first, first + count) of `shards`; `last`: answer 'constructed' */
+  | { k: 'page'; first: number; count: number; shards: number; last: boolean }
   | { k: 'membership'; list: number[] }
   | { k: 'originate'; shard: number; cluster: number; version: number }
   | { k: 'filter'; loss: number; groups: Array<[number, number]> }
@@ -86,6 +88,8 @@ export type FromNode =
    *  process of the node that is paused, sampled and reaped with it */
   | { k: 'listening'; port: number; baseThreads: number; cgroup: string | null; agentPid?: number; gossipPort?: number }
   | { k: 'rep'; r: Report[] }
+  /** the last store page of a cold start has been decoded and inserted */
+  | { k: 'constructed' }
   | ({ k: 'stats' } & NodeStats)
   | { k: 'fatal'; error: string };
 

@@ -44,6 +44,7 @@ import { BackendDelay } from './backend-delay.ts';
 import { C_BAD, C_BYTES, C_DROPPED, C_MSGS, C_RECEIVED, C_SOCKETS, COUNTER_SLOTS, DropFilter, ReportBatch, SocketBudget, fatal, enterPidsCgroup, filterStream, memoEncoder, nodeStream, routeRequestFrame, runClock, sendToCoordinator as send } from './host-common.ts';
 import type { FromWorker, NodeInit, NodeStats, Report, ToNode, ToWorker, WorkerInit } from './ipc.ts';
 import { R_COUNT, R_DOWN, R_LIMIT, R_ROUTE, R_SHARD, R_UP } from './ipc.ts';
+import { LiveConstruction } from './shard-map-build.ts';
 import { HELLO_LOADGEN, HELLO_PEER, Link, fallbackRunToken, helloFrame, parseHello, startServer, tokenBytes, type Conn, type ConnHandler, type TransportServer } from './transport.ts';
 
 /** An accepted connection that has not said hello (with the run's token) by then is closed. */
@@ -124,6 +125,8 @@ class NodeHost implements NodeContext<any>, Reporter {
   readonly #timers = new Map<number, NodeJS.Timeout>();
   #timerSeq = 0;
   #protocol: NodeProtocol<any> | null = null;
+  /** a cold start's shard map, built from the store's pages before the protocol starts */
+  readonly #construction = new LiveConstruction();
   #membership: readonly number[] = [];
   #now: () => number = () => 0;
   #t0Epoch = 0;
@@ -194,6 +197,9 @@ class NodeHost implements NodeContext<any>, Reporter {
         return;
       case 'membership':
         this.#membership = m.list;
+        return;
+      case 'page':
+        if (this.#construction.page(m)) send({ k: 'constructed' });
         return;
       case 'originate':
         this.#protocol?.originate(m.shard, m.cluster, m.version);

@@ -85,6 +85,8 @@ export const LiveSectionSchema = z.object({
   faultLog: z.array(z.object({ atMs: Num, line: z.string() })).optional(),
   /** what travels in a frame, and what is counted */
   framing: z.string(),
+  /** how a cold start's shard-map construction was run (absent in files from before it was CPU work) */
+  construction: z.string().optional(),
   wallMs: Num,
   startupMs: Num,
   /** before t0 the initial fleet boots until every node has every other in view (or a bound) */

@@ -65,6 +65,12 @@ export const COSTS = {
     source:
       'assumption: a modelled timer fires when due (a real FE\'s timer wheel is late by a scheduler tick at most); `fleetbench calibrate` measures how late a Node 1 ms timer fires (a live node\'s timers and its back-end hold are such timers) and writes it here, added to every timer a node sets and to the FE\'s back-end round trip',
   },
+  cpuUsPerShardEntry: {
+    value: 1.65,
+    unit: 'µs',
+    source:
+      'measured: process CPU to decode one store page (DynamoDB Query JSON, 100 entries) and insert its entries into the shard map\'s typed arrays, per entry; median of 3 runs of measureShardEntryUs (100,000 shards, 5 builds after a warm-up, medians 1.62–1.70 µs), src/live/shard-map-build.ts via `fleetbench calibrate`, node v20.20.2, 2026-11-28, reference machine (load average ~0.7); charged on the node\'s run queue per entry of each page a cold start reads',
+  },
 } as const satisfies Record<string, Sourced<number>>;
 
 /** Per-node host limits. */

@@ -13,7 +13,8 @@
  * - CPU is a run queue per node (cpu.ts holds the cores): every handler the node runs — a
  *   delivery, a timer, a post between the node and its threads, a request — is work that needs a
  *   core for its cost (costs.cpuUsPerMessage per delivery and per send, costs.cpuUsPerWakeup when
- *   a thread wakes, costs.cpuUsPerRequest per request). Work that finds every core busy waits, in
+ *   a thread wakes, costs.cpuUsPerRequest per request, a cold start's store pages at
+ *   costs.cpuUsPerShardEntry per entry). Work that finds every core busy waits, in
  *   arrival order per node, and runs when a core frees: the protocol then sees a later `now()`,
  *   and its sends leave once the CPU before them is done. Calls the driver makes directly (boot,
  *   leave, a reshard's origin) run at once and are charged as protocol CPU but occupy no core.
@@ -43,6 +44,8 @@ const CORE_FREE = 3;
 /** run-queue work kinds besides TIMER and DELIVER */
 const POST = 4;
 const REQUEST = 5;
+/** one store page of a cold start's shard-map construction: aux is its CPU, µs */
+const CONSTRUCT = 6;
 
 export interface SimConfig extends Omit<RunConfig, 'costProfile'> {
   /** Resolved thread entry points, keyed `${module}#${export}` (see loadThreadEntries). */
@@ -129,6 +132,10 @@ export class Simulation implements FleetBackend {
   readonly #msgUs: number;
   readonly #wakeUs: number;
   readonly #requestUs: number;
+  // per node: the construction under way (see construct): pages not yet run, latest end, callback
+  readonly #constructLeft: Int32Array;
+  readonly #constructEnd: Float64Array;
+  readonly #constructDone: Array<((t: number) => void) | null> = [];
   readonly #backendRttMs: number;
   /** how late a timer fires (costs.timerLateMs): added to every timer and to the back-end hold */
   readonly #timerLateMs: number;
@@ -161,6 +168,8 @@ export class Simulation implements FleetBackend {
     this.#paused = new Float64Array(maxNodes);
     this.#qHead = new Int32Array(maxNodes);
     this.#wakePending = new Uint8Array(maxNodes);
+    this.#constructLeft = new Int32Array(maxNodes);
+    this.#constructEnd = new Float64Array(maxNodes);
     this.cores = new Cores(cfg.limits.coresPerNode, maxNodes);
     this.#msgUs = cfg.costs.cpuUsPerMessage;
     this.#wakeUs = cfg.costs.cpuUsPerWakeup;
@@ -375,6 +384,17 @@ export class Simulation implements FleetBackend {
         this.fleet.answered(aux, b, cluster, done - aux + this.#backendRttMs + this.#timerLateMs + clientRtt);
         break;
       }
+      case CONSTRUCT: {
+        const end = this.cores.start(nid, core, this.clock, aux);
+        if (end > this.#constructEnd[nid]) this.#constructEnd[nid] = end;
+        if (--this.#constructLeft[nid] === 0) {
+          const done = this.#constructDone[nid]!;
+          this.#constructDone[nid] = null;
+          const t = this.#constructEnd[nid];
+          this.at(t, () => done(t));
+        }
+        break;
+      }
     }
     this.#core = -1;
   }
@@ -528,6 +548,32 @@ export class Simulation implements FleetBackend {
   /** The cluster node `id` routes `shard` to now. */
   lookup(id: number, shard: number): ClusterId {
     return (this.nodes[id].main.impl as NodeProtocol<any>).lookup(shard);
+  }
+
+  /**
+   * A cold start's construction: each page, when its answer arrives, is work on the node's run
+   * queue (behind whatever waits there, and frozen while the node is paused); `done` when the
+   * last page's work has ended. Its CPU occupies the cores but is not protocol CPU (cpuUs).
+   */
+  construct(id: number, pageTimes: readonly number[], pageUs: readonly number[], done: (t: number) => void): void {
+    const node = this.nodes[id];
+    this.#constructLeft[id] = pageTimes.length;
+    this.#constructEnd[id] = this.clock;
+    this.#constructDone[id] = done;
+    if (pageTimes.length === 0) return this.at(this.clock, () => done(this.clock));
+    for (let i = 0; i < pageTimes.length; i++) {
+      const us = pageUs[i];
+      this.at(pageTimes[i], () => {
+        if (this.nodes[id] !== node || !node.alive) return;
+        if (this.#paused[id] <= this.clock) return this.#admit(id, CONSTRUCT, id, 0, undefined, us);
+        // frozen: it waits in the queue for the thaw (#coreFree runs nothing before it)
+        (this.#runq[id] ??= []).push(CONSTRUCT, id, 0, undefined, us);
+        if (this.#wakePending[id] === 0) {
+          this.#wakePending[id] = 1;
+          this.q.push(this.#paused[id], CORE_FREE, id, 0, undefined);
+        }
+      });
+    }
   }
 
   /** The request waits for a core of the FE; it is answered when it has run (see #run). */
