@@ -32,7 +32,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('calibrate', () => {
   it('measures every figure the model charges, with its unit and source, and the loopback latency', () => {
-    expect(Object.keys(profile.costs).sort()).toEqual(['baseProcessBytes', 'bytesPerConnection', 'bytesPerThread', 'cpuUsPerMessage', 'cpuUsPerRequest', 'cpuUsPerWakeup', 'timerLateMs']);
+    expect(Object.keys(profile.costs).sort()).toEqual(['baseProcessBytes', 'bytesPerConnection', 'bytesPerThread', 'cpuUsPerMessage', 'cpuUsPerRequest', 'cpuUsPerShardEntry', 'cpuUsPerWakeup', 'timerLateMs']);
     expect(Object.keys(profile.unmodelled).sort()).toEqual(['cpuUsPerByte', 'cpuUsPerTimer', 'threadSpawnUs']);
     for (const [k, source] of Object.entries(profile.sources)) expect(source, k).toMatch(/^measured: `fleetbench calibrate`, \d{4}-\d\d-\d\dT/);
     for (const k of ['cpuUsPerMessage', 'cpuUsPerRequest', 'cpuUsPerWakeup'] as const) expect(profile.costs[k]).toBeGreaterThan(0);
