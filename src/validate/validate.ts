@@ -64,18 +64,13 @@ export interface ValidateOptions {
  */
 export const DEFAULT_SETS = ['lifeguard=true', 'pushPullStart=agent-start'];
 
-/** When the scenario's one fault (crash or add) happens, ms. */
-export function faultTimeOf(scenario: string): number {
-  const e = loadScenario(scenario).events.find((x) => x.type === 'crash' || x.type === 'add');
-  return e?.atMs ?? 0;
-}
-
-export function faultOf(scenario: string): ClusterFault & { kind: 'crash' | 'join' } {
+/** The scenario's one fault — a crash of some members, or one added — and when it happens (ms). */
+export function faultOf(scenario: string): ClusterFault & { kind: 'crash' | 'join'; atMs: number } {
   const s = loadScenario(scenario);
-  const crash = s.events.find((e) => e.type === 'crash') as { count?: number } | undefined;
+  const crash = s.events.find((e) => e.type === 'crash') as { count?: number; atMs: number } | undefined;
   const add = s.events.find((e) => e.type === 'add');
-  if (crash && !add && s.events.length === 1) return { kind: 'crash', count: crash.count ?? 1 };
-  if (add && !crash && s.events.length === 1) return { kind: 'join' };
+  if (crash && !add && s.events.length === 1) return { kind: 'crash', count: crash.count ?? 1, atMs: crash.atMs };
+  if (add && !crash && s.events.length === 1) return { kind: 'join', atMs: add.atMs };
   throw new Error(`validate: scenario ${scenario} must have exactly one crash or one add event`);
 }
 
@@ -207,10 +202,10 @@ export async function validate(opts: ValidateOptions): Promise<ValidateDoc> {
           falsePositives: mem.falsePositives,
           messagesPerNodePerSec: r.summary.messages.perNodePerSec,
           bytesPerNodePerSec: r.summary.messages.bytesPerNodePerSec,
-          faultAtMs: faultAtMs ?? faultTimeOf(scenario),
+          faultAtMs: faultAtMs ?? faults.get(scenario)!.atMs,
         });
       }
-      progress(`model ${opts.protocol} ${scenario} n=${n}: ${opts.modelTrials} trials, fault at ${((faultAtMs ?? faultTimeOf(scenario)) / 1000).toFixed(1)} s${faultAtMs === undefined ? " (the scenario's: no real ages)" : ' (the real clusters\' median age)'}`);
+      progress(`model ${opts.protocol} ${scenario} n=${n}: ${opts.modelTrials} trials, fault at ${((faultAtMs ?? faults.get(scenario)!.atMs) / 1000).toFixed(1)} s${faultAtMs === undefined ? " (the scenario's: no real ages)" : ' (the real clusters\' median age)'}`);
     }
   }
   const realTrials = opts.realFrom ? Math.max(...opts.nodes.flatMap((n) => opts.scenarios.map((s) => real.filter((t) => t.n === n && t.scenario === s).length))) : opts.realTrials;
