@@ -565,13 +565,9 @@ export class Simulation implements FleetBackend {
       const us = pageUs[i];
       this.at(pageTimes[i], () => {
         if (this.nodes[id] !== node || !node.alive) return;
-        if (this.#paused[id] <= this.clock) return this.#admit(id, CONSTRUCT, id, 0, undefined, us);
-        // frozen: it waits in the queue for the thaw (#coreFree runs nothing before it)
-        (this.#runq[id] ??= []).push(CONSTRUCT, id, 0, undefined, us);
-        if (this.#wakePending[id] === 0) {
-          this.#wakePending[id] = 1;
-          this.q.push(this.#paused[id], CORE_FREE, id, 0, undefined);
-        }
+        // frozen: it waits in the queue, which #coreFree holds until the thaw
+        if (this.#paused[id] <= this.clock) this.#admit(id, CONSTRUCT, id, 0, undefined, us);
+        else this.#enqueue(id, CONSTRUCT, id, 0, undefined, us);
       });
     }
   }
