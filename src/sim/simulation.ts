@@ -552,7 +552,7 @@ export class Simulation implements FleetBackend {
 
   /**
    * A cold start's construction: each page, when its answer arrives, is work on the node's run
-   * queue (behind whatever waits there, and frozen while the node is paused); `done` when the
+   * queue (behind whatever waits there); `done` when the
    * last page's work has ended. Its CPU occupies the cores but is not protocol CPU (cpuUs).
    */
   construct(id: number, pageTimes: readonly number[], pageUs: readonly number[], done: (t: number) => void): void {
@@ -565,9 +565,8 @@ export class Simulation implements FleetBackend {
       const us = pageUs[i];
       this.at(pageTimes[i], () => {
         if (this.nodes[id] !== node || !node.alive) return;
-        // frozen: it waits in the queue, which #coreFree holds until the thaw
-        if (this.#paused[id] <= this.clock) this.#admit(id, CONSTRUCT, id, 0, undefined, us);
-        else this.#enqueue(id, CONSTRUCT, id, 0, undefined, us);
+        // never frozen: the driver pauses only running nodes, and a restart clears a pause
+        this.#admit(id, CONSTRUCT, id, 0, undefined, us);
       });
     }
   }
