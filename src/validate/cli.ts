@@ -40,7 +40,7 @@ export function registerValidateCommand(program: Command): Command {
     .option('--trials <k>', 'real runs per (scenario, N)', posInt('--trials', 1), 3)
     .option('--model-trials <k>', 'simulator runs (seeds) per (scenario, N)', posInt('--model-trials', 1), 10)
     .option('--seed <S>', 'first seed (trial i uses seed + i)', posInt('--seed', 0), 1)
-    .option('--set <key=value>', `model parameter override (repeatable; default ${DEFAULT_SETS.join(' ')})`, (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--set <key=value>', `model parameter override, applied after the defaults ${DEFAULT_SETS.join(' ')} (repeatable)`, (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--settle <ms>', 'real runs: quiet time after convergence before the fault', posInt('--settle', 0), 5000)
     .option('--converge-timeout <ms>', 'real runs: at most this long for the agents to converge before the fault', posInt('--converge-timeout', 1000), 120_000)
     .option('--real-from <file>', 'reuse the real trials of an earlier validate file instead of running agents (model-side changes)')
@@ -75,7 +75,8 @@ export function registerValidateCommand(program: Command): Command {
         realTrials: o.trials,
         modelTrials: o.modelTrials,
         seed: o.seed,
-        sets: o.set.length ? o.set : DEFAULT_SETS,
+        // the user's overrides after the defaults: a later set wins, the other defaults stay
+        sets: [...DEFAULT_SETS, ...o.set],
         modelDurationMs: 60_000,
         settleMs: o.settle,
         convergeTimeoutMs: o.convergeTimeout,
